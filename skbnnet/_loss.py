@@ -1,0 +1,95 @@
+"""Output heads: softmax + cross-entropy and logistic + binary cross-entropy.
+
+Each loss returns the weighted mean loss of a mini-batch and overwrites the
+logits with the gradient of that loss with respect to the logits, the fused
+``w_i * (y_hat - y)``. Both are computed from log-sum-exp forms, so no
+probability is ever clipped and no one-hot matrix is built.
+"""
+
+import numpy as np
+from scipy.special import expit
+
+
+def softmax_cross_entropy(logits, y, weights):
+    """Weighted cross-entropy of the softmax of ``logits``, and its gradient.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (m, n_classes)
+        Output-layer pre-activations. Overwritten with
+        ``weights[:, None] * (softmax(logits) - onehot(y))``.
+    y : ndarray of shape (m,), dtype=intp
+        Class indices.
+    weights : ndarray of shape (m,)
+        Non-negative sample weights summing to one.
+
+    Returns
+    -------
+    loss : float
+        ``-sum_i weights_i * log softmax(logits)_{i, y_i}``.
+    """
+    rows = np.arange(logits.shape[0])
+    logits -= logits.max(axis=1, keepdims=True)
+    picked = logits[rows, y]
+    np.exp(logits, out=logits)
+    sum_exp = logits.sum(axis=1)
+    loss = weights @ (np.log(sum_exp) - picked)
+    logits /= sum_exp[:, np.newaxis]
+    logits[rows, y] -= 1
+    logits *= weights[:, np.newaxis]
+    return float(loss)
+
+
+def logistic_cross_entropy(logits, Y, weights):
+    """Weighted binary cross-entropy of independent logistic outputs.
+
+    Used for multilabel targets. The loss of one output is
+    ``log(1 + exp(z)) - y * z``, computed as
+    ``max(z, 0) - y * z + log1p(exp(-|z|))`` so that it never overflows.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (m, n_labels)
+        Output-layer pre-activations. Overwritten with
+        ``weights[:, None] * (expit(logits) - Y)``.
+    Y : ndarray of shape (m, n_labels)
+        Indicator targets, 0 or 1, in the dtype of ``logits``.
+    weights : ndarray of shape (m,)
+        Non-negative sample weights summing to one.
+
+    Returns
+    -------
+    loss : float
+        Sum over labels of the weighted mean binary cross-entropy.
+    """
+    per_entry = np.logaddexp(0, -np.abs(logits))
+    per_entry += np.maximum(logits, 0)
+    per_entry -= Y * logits
+    loss = weights @ per_entry.sum(axis=1)
+    expit(logits, out=logits)
+    logits -= Y
+    logits *= weights[:, np.newaxis]
+    return float(loss)
+
+
+def inplace_softmax(logits):
+    """Turn ``logits`` into row-wise softmax probabilities, in place."""
+    logits -= logits.max(axis=1, keepdims=True)
+    np.exp(logits, out=logits)
+    logits /= logits.sum(axis=1, keepdims=True)
+
+
+def inplace_logistic_proba(logits):
+    """Turn ``logits`` into probabilities strictly inside (0, 1), in place.
+
+    The logistic of a large logit rounds to exactly 1; the clip keeps
+    multilabel probabilities usable as such (and their logs finite).
+    """
+    expit(logits, out=logits)
+    tiny = np.finfo(logits.dtype).eps
+    np.clip(logits, tiny, 1 - tiny, out=logits)
+
+
+LOSSES = {"softmax": softmax_cross_entropy, "logistic": logistic_cross_entropy}
+
+OUTPUT_PROBA = {"softmax": inplace_softmax, "logistic": inplace_logistic_proba}

@@ -1,0 +1,449 @@
+"""The layer stack of a batch-normalised MLP: parameters, forward and backward.
+
+A hidden layer is ``Linear (no bias) -> BatchNorm -> activation -> dropout``,
+or ``Linear (with bias) -> activation -> dropout`` without batch norm; the
+output layer is ``Linear (with bias)`` followed by the head of
+:mod:`skbnnet._loss`.
+
+All trainable parameters live in one flat vector, laid out as every weight
+matrix first (so L2 weight decay is one slice), then each hidden layer's
+``gamma`` and ``beta`` (or bias), then the output bias. The batch-norm
+statistics used at inference live in a second flat vector: every layer's
+mean, then every layer's variance. Per-layer arrays are views into these
+vectors; views do not survive pickling, so the network pickles the flat
+vectors only and rebuilds its views on load.
+
+Nothing here knows about scikit-learn: validation and bookkeeping live in the
+estimator.
+"""
+
+from itertools import pairwise
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._layers import (
+    ACTIVATIONS,
+    DERIVATIVES,
+    batch_norm_backward,
+    batch_norm_forward,
+    batch_norm_inference_params,
+    dropout_mask,
+)
+from ._loss import LOSSES, OUTPUT_PROBA
+
+
+def _dot(X, W, out=None):
+    """``X @ W`` for dense or sparse ``X``, optionally into ``out``."""
+    if sp.issparse(X):
+        if out is None:
+            return np.asarray(X @ W)
+        out[...] = X @ W
+        return out
+    return np.matmul(X, W, out=out)
+
+
+class ParameterViews:
+    """Per-layer views into a flat vector laid out like the parameters.
+
+    Attributes
+    ----------
+    coefs : list of ndarray
+        Weight matrix of each layer, shape (fan_in, fan_out).
+    gammas, betas : list of ndarray
+        Batch-norm scale and shift of each hidden layer (empty lists without
+        batch norm).
+    intercepts : list of ndarray
+        Bias of each layer that has one: every layer without batch norm, the
+        output layer only with it.
+    """
+
+    def __init__(self, flat, layer_units, batch_norm):
+        offset = 0
+        self.coefs = []
+        for fan_in, fan_out in pairwise(layer_units):
+            size = fan_in * fan_out
+            self.coefs.append(flat[offset : offset + size].reshape(fan_in, fan_out))
+            offset += size
+        self.n_coef_params = offset
+
+        def take(size):
+            nonlocal offset
+            offset += size
+            return flat[offset - size : offset]
+
+        hidden = layer_units[1:-1]
+        self.gammas, self.betas, self.intercepts = [], [], []
+        for units in hidden:
+            if batch_norm:
+                self.gammas.append(take(units))
+                self.betas.append(take(units))
+            else:
+                self.intercepts.append(take(units))
+        self.intercepts.append(take(layer_units[-1]))
+        self.size = offset
+
+
+def n_parameters(layer_units, batch_norm):
+    """Length of the flat parameter vector of a network."""
+    n_weights = sum(a * b for a, b in pairwise(layer_units))
+    n_hidden = sum(layer_units[1:-1])
+    return n_weights + (2 if batch_norm else 1) * n_hidden + layer_units[-1]
+
+
+class Workspace:
+    """Per-batch work arrays, allocated once per fit and sliced per batch.
+
+    Parameters
+    ----------
+    layer_units : list of int
+        Units of every layer, input and output included.
+    n_rows : int
+        The largest mini-batch.
+    dtype : numpy dtype
+        Computation dtype.
+    dropout : float
+        Dropout rate; masks and post-dropout outputs are kept only when > 0.
+    """
+
+    def __init__(self, layer_units, n_rows, dtype, dropout):
+        hidden = layer_units[1:-1]
+
+        def buffers():
+            return [np.empty((n_rows, units), dtype=dtype) for units in hidden]
+
+        self.x_hat = buffers()
+        self.activations = buffers()
+        self.deltas = buffers()
+        self.work = buffers()
+        if dropout > 0:
+            self.masks = buffers()
+            self.outputs = buffers()
+        else:
+            self.masks = None
+            self.outputs = self.activations
+        self.logits = np.empty((n_rows, layer_units[-1]), dtype=dtype)
+        self.inv_stds = [None] * len(hidden)
+        # Batch means then batch variances, laid out like Network.stats.
+        self.batch_stats = np.empty(2 * sum(hidden), dtype=dtype)
+
+
+class Network:
+    """Parameters, statistics and passes of a batch-normalised MLP.
+
+    Parameters
+    ----------
+    layer_units : list of int
+        ``[n_features, *hidden_layer_sizes, n_outputs]``.
+    activation : {"identity", "logistic", "tanh", "relu"}
+        Hidden activation.
+    out_activation : {"softmax", "logistic"}
+        Output head.
+    batch_norm : bool
+        Whether hidden layers are batch-normalised.
+    epsilon : float
+        Batch-norm epsilon.
+    dtype : numpy dtype
+        Dtype of parameters and computations.
+    """
+
+    def __init__(
+        self, layer_units, activation, out_activation, batch_norm, epsilon, dtype
+    ):
+        self.layer_units = list(layer_units)
+        self.activation = activation
+        self.out_activation = out_activation
+        self.batch_norm = batch_norm
+        self.epsilon = epsilon
+        self.params = np.zeros(n_parameters(self.layer_units, batch_norm), dtype)
+        n_hidden_units = sum(self.layer_units[1:-1])
+        self.stats = np.zeros(2 * n_hidden_units if batch_norm else 0, dtype)
+        self.stats[n_hidden_units:] = 1.0
+        self.n_stat_updates = 0
+        self._bind()
+
+    def _bind(self):
+        self.views = self.unpack(self.params)
+        self.means = self.unpack_stats(self.stats[: self.stats.size // 2])
+        self.vars = self.unpack_stats(self.stats[self.stats.size // 2 :])
+
+    def unpack(self, flat):
+        """Per-layer views into ``flat``, laid out like the parameters."""
+        return ParameterViews(flat, self.layer_units, self.batch_norm)
+
+    def unpack_stats(self, flat):
+        """Per-hidden-layer views into one half of the statistics layout."""
+        if not self.batch_norm:
+            return []
+        bounds = np.cumsum([0] + self.layer_units[1:-1])
+        return [flat[a:b] for a, b in pairwise(bounds)]
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        for key in ("views", "means", "vars"):
+            del state[key]
+        return state
+
+    def __setstate__(self, state):
+        # Copy: joblib may hand over read-only memory maps, which a later
+        # partial_fit or warm start would fail to update in place.
+        state["params"] = np.array(state["params"])
+        state["stats"] = np.array(state["stats"])
+        self.__dict__.update(state)
+        self._bind()
+
+    @property
+    def n_layers(self):
+        return len(self.layer_units) - 1
+
+    def initialize(self, rng):
+        """Draw weights (He for relu, Glorot otherwise); gamma 1, shifts 0.
+
+        Weights are drawn in float64, then cast, so float32 and float64 fits
+        with the same seed start from the same point.
+        """
+        self.params[:] = 0.0
+        for layer, coef in enumerate(self.views.coefs):
+            fan_in, fan_out = coef.shape
+            if self.activation == "relu" and layer < self.n_layers - 1:
+                bound = np.sqrt(6.0 / fan_in)
+            else:
+                bound = np.sqrt(6.0 / (fan_in + fan_out))
+            coef[...] = rng.uniform(-bound, bound, size=coef.shape)
+        for gamma in self.views.gammas:
+            gamma[:] = 1.0
+
+    def loss_and_gradient(
+        self,
+        X,
+        target,
+        weights,
+        weight_sum,
+        alpha,
+        grads,
+        workspace,
+        dropout=0.0,
+        dropout_rng=None,
+    ):
+        """Forward and backward pass of one mini-batch in training mode.
+
+        Parameters
+        ----------
+        X : {ndarray, sparse matrix} of shape (m, n_features)
+            The mini-batch.
+        target : ndarray
+            Class indices of shape (m,) for the softmax head, indicator
+            matrix of shape (m, n_outputs) for the logistic head.
+        weights : ndarray of shape (m,)
+            Sample weights normalised to sum to one.
+        weight_sum : float
+            Sum of the raw sample weights of the batch; the L2 penalty is
+            ``alpha / (2 * weight_sum) * ||W||^2``, as in MLPClassifier.
+        alpha : float
+            L2 penalty on the weight matrices.
+        grads : ndarray of shape (n_params,)
+            Receives the gradient of the loss.
+        workspace : Workspace
+            Work arrays with at least ``m`` rows. After the call its
+            ``batch_stats`` hold the batch means and variances.
+        dropout : float, default=0.0
+            Dropout rate.
+        dropout_rng : numpy.random.Generator, default=None
+            Draws the dropout masks; needed when ``dropout > 0``.
+
+        Returns
+        -------
+        loss : float
+            Weighted mean loss of the batch plus the L2 penalty.
+        """
+        m = X.shape[0]
+        ws = workspace
+        views = self.views
+        n_hidden = self.n_layers - 1
+        activate = ACTIVATIONS[self.activation]
+        half = ws.batch_stats.size // 2
+
+        layer_input = X
+        for i in range(n_hidden):
+            activations = ws.activations[i][:m]
+            if self.batch_norm:
+                x_hat = ws.x_hat[i][:m]
+                _dot(layer_input, views.coefs[i], out=x_hat)
+                mean, var, ws.inv_stds[i] = batch_norm_forward(
+                    x_hat,
+                    weights,
+                    views.gammas[i],
+                    views.betas[i],
+                    self.epsilon,
+                    out=activations,
+                )
+                start = sum(self.layer_units[1 : i + 1])
+                ws.batch_stats[start : start + mean.size] = mean
+                ws.batch_stats[half + start : half + start + var.size] = var
+            else:
+                _dot(layer_input, views.coefs[i], out=activations)
+                activations += views.intercepts[i]
+            activate(activations)
+            if ws.masks is not None:
+                mask = ws.masks[i][:m]
+                dropout_mask(dropout_rng, dropout, mask)
+                layer_input = np.multiply(activations, mask, out=ws.outputs[i][:m])
+            else:
+                layer_input = activations
+
+        delta = ws.logits[:m]
+        np.matmul(layer_input, views.coefs[-1], out=delta)
+        delta += views.intercepts[-1]
+        loss = LOSSES[self.out_activation](delta, target, weights)
+
+        grad_views = self.unpack(grads)
+        np.sum(delta, axis=0, out=grad_views.intercepts[-1])
+        derivative = DERIVATIVES[self.activation]
+        for layer in range(self.n_layers - 1, -1, -1):
+            layer_input = X if layer == 0 else ws.outputs[layer - 1][:m]
+            if layer == 0 and sp.issparse(X):
+                grad_views.coefs[0][...] = X.T @ delta
+            else:
+                np.matmul(layer_input.T, delta, out=grad_views.coefs[layer])
+            if layer == 0:
+                break
+            # Back through hidden layer h = layer - 1: dropout, activation, BN.
+            h = layer - 1
+            previous = ws.deltas[h][:m]
+            np.matmul(delta, views.coefs[layer].T, out=previous)
+            if ws.masks is not None:
+                previous *= ws.masks[h][:m]
+            derivative(ws.activations[h][:m], previous, ws.work[h][:m])
+            if self.batch_norm:
+                batch_norm_backward(
+                    previous,
+                    ws.x_hat[h][:m],
+                    weights,
+                    views.gammas[h],
+                    ws.inv_stds[h],
+                    grad_views.gammas[h],
+                    grad_views.betas[h],
+                    ws.work[h][:m],
+                )
+            else:
+                np.sum(previous, axis=0, out=grad_views.intercepts[h])
+            delta = previous
+
+        if alpha > 0:
+            n_coef = grad_views.n_coef_params
+            coef_params = self.params[:n_coef]
+            scale = alpha / weight_sum
+            grads[:n_coef] += scale * coef_params
+            loss += 0.5 * scale * float(coef_params @ coef_params)
+        return loss
+
+    def update_running_stats(self, batch_stats, momentum):
+        """Exponentially weighted average of the batch statistics.
+
+        ``stats = momentum * stats + (1 - momentum) * batch_stats``, starting
+        from the first batch's statistics rather than from (0, 1), so a short
+        training run does not predict with statistics biased to the start.
+        """
+        if self.n_stat_updates == 0:
+            self.stats[:] = batch_stats
+        else:
+            self.stats *= momentum
+            self.stats += (1 - momentum) * batch_stats
+        self.n_stat_updates += 1
+
+    def _hidden_output(self, X, n_layers):
+        """Inference-mode output of the first ``n_layers`` hidden layers."""
+        activate = ACTIVATIONS[self.activation]
+        A = X
+        for i in range(n_layers):
+            A = self._pre_activation(A, i)
+            activate(A)
+        return A
+
+    def _pre_activation(self, A, i):
+        """Inference-mode input of hidden layer ``i``'s activation."""
+        Z = _dot(A, self.views.coefs[i])
+        if self.batch_norm:
+            scale, shift = batch_norm_inference_params(
+                self.views.gammas[i],
+                self.views.betas[i],
+                self.means[i],
+                self.vars[i],
+                self.epsilon,
+            )
+            Z *= scale
+            Z += shift
+        else:
+            Z += self.views.intercepts[i]
+        return Z
+
+    def predict_proba(self, X):
+        """Output probabilities in inference mode (stored statistics only)."""
+        A = self._hidden_output(X, self.n_layers - 1)
+        logits = _dot(A, self.views.coefs[-1])
+        logits += self.views.intercepts[-1]
+        OUTPUT_PROBA[self.out_activation](logits)
+        return logits
+
+    def set_population_stats(self, X, sample_weight, batch_size):
+        """Replace the statistics by weighted ones over all of ``X``.
+
+        Layer by layer, in chunks of ``batch_size`` rows: the statistics of
+        layer ``l`` are computed with layers ``< l`` already normalised by
+        their population statistics. Sums are shifted by the current mean
+        and accumulated in float64 for accuracy.
+        """
+        n_samples = X.shape[0]
+        total = float(np.sum(sample_weight, dtype=np.float64))
+        for layer in range(self.n_layers - 1):
+            shift = self.means[layer].astype(np.float64)
+            first = np.zeros_like(shift)
+            second = np.zeros_like(shift)
+            for start in range(0, n_samples, batch_size):
+                rows = slice(start, start + batch_size)
+                A = self._hidden_output(X[rows], layer)
+                Z = _dot(A, self.views.coefs[layer]).astype(np.float64)
+                Z -= shift
+                w = sample_weight[rows].astype(np.float64)
+                first += w @ Z
+                np.multiply(Z, Z, out=Z)
+                second += w @ Z
+            mean = first / total
+            self.means[layer][:] = shift + mean
+            self.vars[layer][:] = np.maximum(second / total - mean**2, 0.0)
+
+    def train_batch(
+        self,
+        X,
+        target,
+        weights,
+        weight_sum,
+        alpha,
+        grads,
+        workspace,
+        optimizer,
+        stats_momentum,
+        dropout,
+        dropout_rng,
+    ):
+        """One optimiser step on one mini-batch; returns its loss.
+
+        The parameters are left untouched when the loss is not finite.
+        """
+        loss = self.loss_and_gradient(
+            X,
+            target,
+            weights,
+            weight_sum,
+            alpha,
+            grads,
+            workspace,
+            dropout,
+            dropout_rng,
+        )
+        if not np.isfinite(loss):
+            return loss
+        optimizer.update_params(self.params, grads)
+        if self.batch_norm:
+            self.update_running_stats(workspace.batch_stats, stats_momentum)
+        return loss
