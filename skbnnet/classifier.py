@@ -551,7 +551,7 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseEstimator):
         if not multilabel and len(self.classes_) < 2:
             raise ValueError(
                 "This solver needs samples of at least 2 classes in the data, "
-                f"but the data contains only one class: {self.classes_[0]!r}."
+                f"but the data contains only one class: {self.classes_[0]}."
             )
 
         rng = check_random_state(self.random_state)
