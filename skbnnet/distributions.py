@@ -178,7 +178,10 @@ class _LogScaleDistribution:
             Ascending values, `low` and `high` included; a ready list of
             candidates for :class:`~sklearn.model_selection.GridSearchCV`.
         """
-        return self._ppf(np.linspace(0, 1, _check_grid_size(n)))
+        # Point by point: NumPy's vectorised power is not correctly rounded
+        # (10.0 ** array([-5.0]) is 9.999999999999999e-06), its scalar one is.
+        quantiles = np.linspace(0, 1, _check_grid_size(n))
+        return np.array([self._ppf(q) for q in quantiles])
 
     def __repr__(self):
         return (
@@ -229,8 +232,13 @@ class LogUniform(_LogScaleDistribution):
     [0.0001, 0.001, 0.01, 0.1, 1.0]
     """
 
-    _transform = staticmethod(np.log)
-    _inverse_transform = staticmethod(np.exp)
+    # Base 10 keeps grid points at whole decades exact: grid(5) of
+    # LogUniform(1e-4, 1) is exactly [1e-4, 1e-3, 1e-2, 1e-1, 1].
+    _transform = staticmethod(np.log10)
+
+    @staticmethod
+    def _inverse_transform(t):
+        return 10.0**t
 
     def mean(self):
         """Return the mean ``(high - low) / ln(high / low)``.
@@ -341,8 +349,13 @@ class LogUniformInt(_LogScaleDistribution):
     """
 
     _integer = True
-    _transform = staticmethod(np.log)
-    _inverse_transform = staticmethod(np.exp)
+    # Base 10 keeps grid points at whole decades exact: grid(5) of
+    # LogUniform(1e-4, 1) is exactly [1e-4, 1e-3, 1e-2, 1e-1, 1].
+    _transform = staticmethod(np.log10)
+
+    @staticmethod
+    def _inverse_transform(t):
+        return 10.0**t
 
     def _continuous_bounds(self):
         return self.low, self.high + 1
