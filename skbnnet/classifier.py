@@ -869,6 +869,28 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseEstimator):
             one), or per-label probabilities for multilabel targets.
         """
         check_is_fitted(self)
+        with np.errstate(over="ignore", under="ignore"):
+            return self._network.predict_proba(self._validate_X_predict(X))
+
+    def _validate_X_predict(self, X):
+        """Validate X for prediction, cast to the network's dtype.
+
+        ``validate_data`` costs about 100 us, more than predicting a few rows;
+        an ndarray already of the right dtype and width, with no feature names
+        to compare, needs only its finiteness checked (a sum is non-finite if
+        any element is, and then the full validation decides).
+        """
+        dtype = self._network.params.dtype
+        if (
+            type(X) is np.ndarray
+            and X.dtype == dtype
+            and X.ndim == 2
+            and X.shape[0] > 0
+            and X.shape[1] == self.n_features_in_
+            and not hasattr(self, "feature_names_in_")
+            and np.isfinite(X.sum())
+        ):
+            return X
         X = validate_data(
             self,
             X,
@@ -876,9 +898,7 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseEstimator):
             dtype=(np.float64, np.float32),
             reset=False,
         )
-        X = X.astype(self._network.params.dtype, copy=False)
-        with np.errstate(over="ignore", under="ignore"):
-            return self._network.predict_proba(X)
+        return X.astype(dtype, copy=False)
 
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`.

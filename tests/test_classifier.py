@@ -454,3 +454,21 @@ def test_interrupt_keeps_a_usable_model(tmp_path):
         process.kill()
     assert process.returncode == 0
     assert out.startswith("predicted")
+
+
+def test_predict_fast_path_matches_full_validation(iris):
+    """Plain float arrays skip validate_data yet predict and fail the same."""
+    X, y = iris
+    clf = _small(max_iter=5).fit(X, y)
+    assert_array_equal(clf.predict_proba(X), clf.predict_proba(X.tolist()))
+    assert_array_equal(clf.predict_proba(X[:1]), clf.predict_proba(X[:1].tolist()))
+    for bad in (np.inf, np.nan):
+        X_bad = X.copy()
+        X_bad[3, 1] = bad
+        with pytest.raises(ValueError, match="Input X contains"):
+            clf.predict_proba(X_bad)
+    with pytest.raises(ValueError, match="X has 3 features"):
+        clf.predict_proba(X[:, :3])
+    # Finite values whose sum overflows take the full path and still predict.
+    huge = np.full((40_000, 4), 1e304)
+    assert np.isfinite(clf.predict_proba(huge)).all()
