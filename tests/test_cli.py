@@ -1,0 +1,184 @@
+import json
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.datasets import load_iris
+
+from skbnnet.cli import main
+
+X_IRIS, Y_IRIS = load_iris(return_X_y=True, as_frame=True)
+# A tiny, fast search on iris.
+TINY = ["tune", "--dataset", "iris", "--cv", "2", "--n-jobs", "1"]
+
+
+def _run(capsys, argv):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _assert_one_line_error(code, err, expected):
+    assert code == 2
+    assert err.startswith("skbnnet: error: ")
+    assert err.count("\n") == 1
+    assert expected in err
+    assert "Traceback" not in err
+
+
+def test_coarse_to_fine_reports_and_writes_outputs(capsys, tmp_path):
+    """The default search prints rounds and a summary, and saves its results."""
+    argv = TINY + ["--n-iter", "2", "--n-rounds", "2", "--n-jobs", "2"]
+    code, out, err = _run(capsys, argv + ["--output", str(tmp_path)])
+    assert code == 0
+    assert err == ""
+    # One progress line per round from scikit-learn, one from the search.
+    assert out.count("Fitting 2 folds for each of 2 candidates") == 2
+    assert "round 1" in out
+    for heading in ["Best parameters:", "CV accuracy:", "Test accuracy:", "Wall time:"]:
+        assert heading in out
+    assert "Top 4 candidates:" in out
+
+    results = pd.read_csv(tmp_path / "cv_results.csv")
+    assert len(results) == 4
+    assert results["round"].tolist() == [0, 0, 1, 1]
+    params = json.loads((tmp_path / "best_params.json").read_text())
+    assert {"clf__learning_rate_init", "clf__hidden_layer_sizes"} <= set(params)
+    model = joblib.load(tmp_path / "model.joblib")
+    assert (
+        model.get_params()["clf__learning_rate_init"]
+        == params["clf__learning_rate_init"]
+    )
+    assert model.score(X_IRIS, Y_IRIS) > 0.6
+
+
+@pytest.mark.parametrize(
+    "search, extra, n_candidates",
+    [("random", ["--n-iter", "3"], 3), ("grid", [], 12)],
+)
+def test_random_and_grid_search(capsys, tmp_path, search, extra, n_candidates):
+    """Random and grid search print counts and save one row per candidate."""
+    argv = TINY + ["--search", search, "--output", str(tmp_path)] + extra
+    code, out, _ = _run(capsys, argv)
+    assert code == 0
+    assert f"each of {n_candidates} candidates" in out
+    assert f"Evaluated {n_candidates} candidates." in out
+    results = pd.read_csv(tmp_path / "cv_results.csv")
+    assert len(results) == n_candidates
+    assert "round" not in results
+    json.loads((tmp_path / "best_params.json").read_text())
+    assert joblib.load(tmp_path / "model.joblib").predict(X_IRIS).shape == (150,)
+
+
+def test_csv_with_categorical_column(capsys, tmp_path):
+    """String columns are one-hot encoded, numeric ones scaled."""
+    rng = np.random.RandomState(0)
+    colour = rng.choice(["red", "green", "blue"], size=120)
+    frame = pd.DataFrame(
+        {
+            "size": rng.normal(size=120),
+            "colour": colour,
+            "label": np.where(colour == "red", "warm", "cold"),
+        }
+    )
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    argv = ["tune", "--csv", str(path), "--target", "label", "--n-iter", "2"]
+    argv += ["--n-rounds", "1", "--cv", "2", "--n-jobs", "1"]
+    code, out, _ = _run(capsys, argv + ["--output", str(tmp_path)])
+    assert code == 0
+    assert "2 features, 2 classes" in out
+
+    model = joblib.load(tmp_path / "model.joblib")
+    assert isinstance(model.named_steps["preprocess"], ColumnTransformer)
+    unseen = pd.DataFrame({"size": [0.0], "colour": ["purple"]})
+    assert model.predict(unseen)[0] in {"warm", "cold"}
+
+
+BAD_CSVS = {
+    "continuous.csv": "a,y\n" + "".join(f"{i},{i * 0.37}\n" for i in range(20)),
+    "empty.csv": "",
+    "header.csv": "a,b,y\n",
+    "nan.csv": "a,b,y\n1,,0\n2,3,1\n3,4,0\n4,5,1\n",
+}
+
+
+@pytest.mark.parametrize(
+    "file, target, expected",
+    [
+        ("missing.csv", "y", "No such file or directory"),
+        ("nan.csv", "colour", "has no column 'colour'"),
+        ("continuous.csv", "y", "Unknown label type"),
+        ("empty.csv", "y", "empty.csv holds no data"),
+        ("header.csv", "y", "header.csv holds no data"),
+        ("nan.csv", "y", "missing values in column(s) b"),
+        ("nan.csv", None, "--csv needs --target"),
+    ],
+)
+def test_bad_input_gives_one_line_error(capsys, tmp_path, file, target, expected):
+    """Unusable input exits with status 2 and one line naming the problem."""
+    for name, text in BAD_CSVS.items():
+        (tmp_path / name).write_text(text)
+    argv = ["tune", "--csv", str(tmp_path / file), "--n-jobs", "1"]
+    if target is not None:
+        argv += ["--target", target]
+    code, out, err = _run(capsys, argv)
+    _assert_one_line_error(code, err, expected)
+
+
+def test_target_without_csv(capsys):
+    """--target is an error with a bundled dataset, not silently ignored."""
+    code, _, err = _run(capsys, TINY + ["--target", "y"])
+    _assert_one_line_error(code, err, "--target needs --csv")
+
+
+def test_dask_scheduler(capsys):
+    """--scheduler runs the search on a dask.distributed cluster."""
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        argv = TINY + ["--n-iter", "2", "--n-rounds", "1", "--n-jobs", "-1"]
+        code, out, _ = _run(capsys, argv + ["--scheduler", cluster.scheduler_address])
+    assert code == 0
+    assert "Test accuracy:" in out
+
+
+def test_missing_dask_names_the_extra(capsys, monkeypatch):
+    """--scheduler without dask.distributed says which extra to install."""
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    code, _, err = _run(capsys, TINY + ["--scheduler", "tcp://127.0.0.1:8786"])
+    _assert_one_line_error(code, err, "pip install 'skbnnet[distributed]'")
+
+
+@pytest.mark.parametrize("option", [["--cv", "1"], ["--test-size", "1.5"]])
+def test_invalid_option_exits_with_status_2(capsys, option):
+    """argparse rejects out-of-range options itself, with status 2."""
+    with pytest.raises(SystemExit) as exc_info:
+        main(TINY + option)
+    assert exc_info.value.code == 2
+    assert "error: argument" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, status",
+    [
+        (["tune", "--dataset", "iris", "--search", "grid", "--cv", "2"], 0),
+        (["tune", "--csv", "missing.csv", "--target", "y"], 2),
+    ],
+)
+def test_python_m_skbnnet(tmp_path, argv, status):
+    """``python -m skbnnet`` runs the command and exits with its status."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "skbnnet", *argv, "--n-jobs", "1"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == status
+    assert "Traceback" not in proc.stderr
+    assert ("Test accuracy:" in proc.stdout) == (status == 0)
