@@ -409,8 +409,11 @@ class Network:
                 np.multiply(Z, Z, out=Z)
                 second += w @ Z
             mean = first / total
-            self.means[layer][:] = shift + mean
-            self.vars[layer][:] = np.maximum(second / total - mean**2, 0.0)
+            # Clipped to the dtype's range: features of magnitude 1e30 make
+            # float64 variances that a float32 network cannot hold.
+            limit = np.finfo(self.stats.dtype).max
+            self.means[layer][:] = np.clip(shift + mean, -limit, limit)
+            self.vars[layer][:] = np.clip(second / total - mean**2, 0.0, limit)
 
     def train_batch(
         self,

@@ -263,8 +263,8 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseEstimator):
 
     ``sample_weight`` weights both the loss and the batch-norm statistics, so
     an integer weight is equivalent to repeating the row. A loss that becomes
-    non-finite stops training, restores the parameters of the last finite
-    epoch and warns. Ctrl-C stops training after the current mini-batch and
+    non-finite stops training, restores the last parameters seen to give
+    a finite loss and warns. Ctrl-C stops training after the current mini-batch and
     keeps the model.
 
     Examples
@@ -663,7 +663,8 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 "early_stopping=True could not hold out a stratified "
                 f"validation_fraction={self.validation_fraction} of the data: "
-                f"{exc} Use more samples, a larger validation_fraction or "
+                f"{str(exc).rstrip('.')}. Use more samples, a larger "
+                "validation_fraction or "
                 "early_stopping=False."
             ) from exc
         if X_val.shape[0] < 2:
@@ -699,8 +700,13 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseEstimator):
             else None
         )
         total_weight = float(sample_weight.sum())
+        # The parameters an epoch starts from, and the last ones whose loss was
+        # seen to be finite: an epoch's start is promoted once its first batch
+        # loss is finite, so a divergence never restores the very parameters
+        # that produced it.
+        epoch_start = (network.params.copy(), network.stats.copy())
         last_finite = (network.params.copy(), network.stats.copy())
-        best = last_finite if self.early_stopping else None
+        best = None
         self.n_iter_ = 0
         start_time = time.perf_counter()
 
@@ -712,6 +718,9 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseEstimator):
         ):
             for _ in range(self.max_iter):
                 order = rng.permutation(n_samples) if self.shuffle else None
+                np.copyto(epoch_start[0], network.params)
+                np.copyto(epoch_start[1], network.stats)
+                start_verified = False
                 accumulated_loss = 0.0
                 diverged = False
                 for batch in batches:
@@ -742,6 +751,9 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseEstimator):
                     if not np.isfinite(loss):
                         diverged = True
                         break
+                    if not start_verified:
+                        epoch_start, last_finite = last_finite, epoch_start
+                        start_verified = True
                     accumulated_loss += loss * weight_sum
                     if interrupted.is_set():
                         break
@@ -755,8 +767,6 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseEstimator):
                         "parameters of the last completed mini-batch."
                     )
                     break
-                np.copyto(last_finite[0], network.params)
-                np.copyto(last_finite[1], network.stats)
                 self.n_iter_ += 1
                 self.t_ += n_samples
                 self.loss_ = accumulated_loss / total_weight
@@ -808,7 +818,8 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseEstimator):
         network.params[:], network.stats[:] = last_finite
         warnings.warn(
             f"Training diverged at epoch {self.n_iter_ + 1}: the loss became "
-            "non-finite. The parameters of the last finite epoch were restored. "
+            "non-finite. The last parameters seen to give a finite loss were "
+            "restored. "
             f"Try a lower learning_rate_init (got {self.learning_rate_init}).",
             ConvergenceWarning,
         )
