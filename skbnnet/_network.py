@@ -123,6 +123,8 @@ class Workspace:
             self.masks = None
             self.outputs = self.activations
         self.logits = np.empty((n_rows, layer_units[-1]), dtype=dtype)
+        # Gradient of the L2 penalty, the size of all the weight matrices.
+        self.penalty = np.empty(sum(a * b for a, b in pairwise(layer_units)), dtype)
         self.inv_stds = [None] * len(hidden)
         # Batch means then batch variances, laid out like Network.stats.
         self.batch_stats = np.empty(2 * sum(hidden), dtype=dtype)
@@ -332,9 +334,10 @@ class Network:
         if alpha > 0:
             n_coef = grad_views.n_coef_params
             coef_params = self.params[:n_coef]
-            scale = alpha / weight_sum
-            grads[:n_coef] += scale * coef_params
-            loss += 0.5 * scale * float(coef_params @ coef_params)
+            scale = float(alpha / weight_sum)
+            penalty = np.multiply(coef_params, scale, out=workspace.penalty)
+            grads[:n_coef] += penalty
+            loss += 0.5 * float(penalty @ coef_params)
         return loss
 
     def update_running_stats(self, batch_stats, momentum):

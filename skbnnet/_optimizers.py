@@ -8,6 +8,8 @@ over layers. The classes follow scikit-learn's ``_stochastic_optimizers``:
 schedules apply to every solver.
 """
 
+import math
+
 import numpy as np
 
 
@@ -16,8 +18,6 @@ class BaseOptimizer:
 
     Parameters
     ----------
-    params : ndarray of shape (n_params,)
-        The flat parameter vector; its shape and dtype size the state.
     learning_rate_init : float
         Initial step size.
     lr_schedule : {"constant", "invscaling", "adaptive"}
@@ -29,12 +29,11 @@ class BaseOptimizer:
         Exponent of ``"invscaling"``.
     """
 
-    def __init__(self, params, learning_rate_init, lr_schedule, power_t):
+    def __init__(self, learning_rate_init, lr_schedule, power_t):
         self.learning_rate_init = learning_rate_init
         self.learning_rate = float(learning_rate_init)
         self.lr_schedule = lr_schedule
         self.power_t = power_t
-        self._work = np.empty_like(params)
 
     def iteration_ends(self, time_step):
         """Update the learning rate at the end of an epoch."""
@@ -65,19 +64,21 @@ class BaseOptimizer:
         return False
 
     def __getstate__(self):
-        # The scratch buffer is rebuilt on load rather than pickled.
+        # Scratch space is rebuilt on load rather than pickled.
         state = self.__dict__.copy()
-        state["_work"] = state["_work"].shape, state["_work"].dtype
+        if "_work" in state:
+            state["_work"] = state["_work"].shape, state["_work"].dtype
         return state
 
     def __setstate__(self, state):
-        shape, dtype = state["_work"]
         # Copies also make arrays memory-mapped read-only by joblib writeable.
         state = {
             key: np.array(value) if isinstance(value, np.ndarray) else value
             for key, value in state.items()
         }
-        state["_work"] = np.empty(shape, dtype=dtype)
+        if "_work" in state:
+            shape, dtype = state["_work"]
+            state["_work"] = np.empty(shape, dtype=dtype)
         self.__dict__.update(state)
 
 
@@ -97,10 +98,11 @@ class SGDOptimizer(BaseOptimizer):
         nesterov=True,
         power_t=0.5,
     ):
-        super().__init__(params, learning_rate_init, lr_schedule, power_t)
+        super().__init__(learning_rate_init, lr_schedule, power_t)
         self.momentum = momentum
         self.nesterov = nesterov
         self.velocity = np.zeros_like(params)
+        self._work = np.empty_like(params)
 
     def update_params(self, params, grads):
         """Take one step in place."""
@@ -117,7 +119,13 @@ class SGDOptimizer(BaseOptimizer):
 
 
 class AdamOptimizer(BaseOptimizer):
-    """Adam: momentum and RMSprop with bias correction (Kingma and Ba, 2014)."""
+    """Adam: momentum and RMSprop with bias correction (Kingma and Ba, 2014).
+
+    The moments are kept scaled, ``ms = m / (1 - beta_1)`` and
+    ``vs = v / (1 - beta_2)``, so that each updates as ``x = beta * x + g``
+    with one pass less; the constant factors fold into the step size and
+    epsilon, and the step is exactly Adam's.
+    """
 
     def __init__(
         self,
@@ -129,33 +137,37 @@ class AdamOptimizer(BaseOptimizer):
         epsilon=1e-8,
         power_t=0.5,
     ):
-        super().__init__(params, learning_rate_init, lr_schedule, power_t)
+        super().__init__(learning_rate_init, lr_schedule, power_t)
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.t = 0
         self.ms = np.zeros_like(params)
         self.vs = np.zeros_like(params)
+        self._work = np.empty_like(params)
 
     def update_params(self, params, grads):
         """Take one step in place."""
         self.t += 1
         work = self._work
         self.ms *= self.beta_1
-        np.multiply(grads, 1 - self.beta_1, out=work)
-        self.ms += work
-        self.vs *= self.beta_2
+        self.ms += grads
         np.multiply(grads, grads, out=work)
-        work *= 1 - self.beta_2
+        self.vs *= self.beta_2
         self.vs += work
-        # The bias corrections of both moments fold into one scalar.
+        # m / (sqrt(v) + eps) = c * ms / (sqrt(vs) + eps / sqrt(1 - beta_2))
+        # with c = (1 - beta_1) / sqrt(1 - beta_2). Python floats throughout:
+        # a NumPy float64 scalar would make float32 arithmetic run in float64.
+        root = math.sqrt(1 - self.beta_2)
         lr = (
             self.learning_rate
-            * np.sqrt(1 - self.beta_2**self.t)
+            * math.sqrt(1 - self.beta_2**self.t)
             / (1 - self.beta_1**self.t)
+            * (1 - self.beta_1)
+            / root
         )
         np.sqrt(self.vs, out=work)
-        work += self.epsilon
+        work += self.epsilon / root
         np.divide(self.ms, work, out=work)
         work *= lr
         params -= work
@@ -177,17 +189,18 @@ class RMSpropOptimizer(BaseOptimizer):
         epsilon=1e-8,
         power_t=0.5,
     ):
-        super().__init__(params, learning_rate_init, lr_schedule, power_t)
+        super().__init__(learning_rate_init, lr_schedule, power_t)
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.ss = np.zeros_like(params)
+        self._work = np.empty_like(params)
 
     def update_params(self, params, grads):
         """Take one step in place."""
         work = self._work
-        self.ss *= self.beta_2
         np.multiply(grads, grads, out=work)
         work *= 1 - self.beta_2
+        self.ss *= self.beta_2
         self.ss += work
         np.sqrt(self.ss, out=work)
         work += self.epsilon
