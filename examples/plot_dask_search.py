@@ -78,7 +78,8 @@ with (
         protocol="tcp",
         host="127.0.0.1",
         scheduler_port=0,
-        dashboard_address=None,
+        # A free port for the scheduler's HTTP server, not the default 8787.
+        dashboard_address=":0",
     ) as cluster,
     Client(cluster) as client,
 ):

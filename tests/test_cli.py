@@ -140,7 +140,7 @@ def test_dask_scheduler(capsys):
     """--scheduler runs the search on a dask.distributed cluster."""
     distributed = pytest.importorskip("dask.distributed")
     with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0"
     ) as cluster:
         argv = TINY + ["--n-iter", "2", "--n-rounds", "1", "--n-jobs", "-1"]
         code, out, _ = _run(capsys, argv + ["--scheduler", cluster.scheduler_address])

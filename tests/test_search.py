@@ -392,7 +392,9 @@ def test_dask_backend_matches_sequential(sequential_search):
             processes=True,
             host="127.0.0.1",
             scheduler_port=0,
-            dashboard_address=None,
+            # The scheduler's HTTP server binds 8787 unless told otherwise,
+            # which fails when another test's cluster holds it.
+            dashboard_address=":0",
         ) as cluster,
         Client(cluster, timeout=60) as client,
     ):
