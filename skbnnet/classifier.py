@@ -587,13 +587,30 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseEstimator):
         else:
             optimizer = self._make_optimizer(network.params)
 
-        X_train, target_train, sw_train = self._fit_stochastic(
-            network, optimizer, X, target, sample_weight, rng, incremental
+        if self.early_stopping:
+            train_rows, validation = self._split_validation(
+                X, target, sample_weight, rng
+            )
+        else:
+            train_rows, validation = None, None
+        self._fit_stochastic(
+            network,
+            optimizer,
+            X,
+            target,
+            sample_weight,
+            train_rows,
+            validation,
+            rng,
+            incremental,
         )
         if self.batch_norm and self.batch_norm_stats == "population":
-            network.set_population_stats(
-                X_train, sw_train, self._batch_size(X_train.shape[0])
-            )
+            if train_rows is not None:
+                # The statistics of the training rows: held-out rows weigh 0.
+                population_weight = np.zeros_like(sample_weight)
+                population_weight[train_rows] = sample_weight[train_rows]
+                sample_weight = population_weight
+            network.set_population_stats(X, sample_weight, self._batch_size(X.shape[0]))
         self._network = network
         return self
 
@@ -648,13 +665,15 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseEstimator):
         return min(self.batch_size, n_samples)
 
     def _split_validation(self, X, target, sample_weight, rng):
-        """Hold out a stratified validation set for early stopping."""
+        """Hold out a stratified validation set for early stopping.
+
+        Returns the training rows as indices, so that X is not copied, and
+        the (small) validation set itself.
+        """
         stratify = target if target.ndim == 1 else None
         try:
-            X_train, X_val, t_train, t_val, sw_train, sw_val = train_test_split(
-                X,
-                target,
-                sample_weight,
+            train_rows, val_rows = train_test_split(
+                np.arange(X.shape[0]),
                 random_state=rng,
                 test_size=self.validation_fraction,
                 stratify=stratify,
@@ -667,22 +686,33 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseEstimator):
                 "validation_fraction or "
                 "early_stopping=False."
             ) from exc
-        if X_val.shape[0] < 2:
+        if val_rows.size < 2:
             raise ValueError(
                 "The validation set is too small. Increase 'validation_fraction' "
                 "or the size of your dataset."
             )
-        return (X_train, t_train, sw_train), (X_val, t_val, sw_val)
+        validation = X[val_rows], target[val_rows], sample_weight[val_rows]
+        return train_rows, validation
 
     def _fit_stochastic(
-        self, network, optimizer, X, target, sample_weight, rng, incremental
+        self,
+        network,
+        optimizer,
+        X,
+        target,
+        sample_weight,
+        train_rows,
+        validation,
+        rng,
+        incremental,
     ):
-        """Run the epochs; return the training part of the data."""
-        if self.early_stopping:
-            (X, target, sample_weight), validation = self._split_validation(
-                X, target, sample_weight, rng
-            )
-        n_samples = X.shape[0]
+        """Run the epochs over ``X[train_rows]`` (all of X if None)."""
+        if train_rows is None:
+            n_samples = X.shape[0]
+            total_weight = float(sample_weight.sum())
+        else:
+            n_samples = train_rows.size
+            total_weight = float(sample_weight[train_rows].sum())
         batch_size = self._batch_size(n_samples)
         # min_batch_size=2: a trailing single row joins the previous batch, so
         # no batch-norm statistic is ever computed from one row of a batch
@@ -692,14 +722,13 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseEstimator):
         workspace = Workspace(network.layer_units, n_rows, X.dtype, self.dropout)
         grads = np.empty_like(network.params)
         weights = np.empty(n_rows, dtype=X.dtype)
-        gather = self.shuffle and not sp.issparse(X)
+        gather = not sp.issparse(X) and (self.shuffle or train_rows is not None)
         X_batch_buffer = np.empty((n_rows, X.shape[1]), X.dtype) if gather else None
         dropout_rng = (
             np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
             if self.dropout > 0
             else None
         )
-        total_weight = float(sample_weight.sum())
         # The parameters an epoch starts from, and the last ones whose loss was
         # seen to be finite: an epoch's start is promoted once its first batch
         # loss is finite, so a divergence never restores the very parameters
@@ -718,6 +747,8 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseEstimator):
         ):
             for _ in range(self.max_iter):
                 order = rng.permutation(n_samples) if self.shuffle else None
+                if train_rows is not None:
+                    order = train_rows if order is None else train_rows[order]
                 np.copyto(epoch_start[0], network.params)
                 np.copyto(epoch_start[1], network.stats)
                 start_verified = False
@@ -811,7 +842,6 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseEstimator):
         if best is not None:
             network.params[:], network.stats[:] = best
         self._optimizer = optimizer
-        return X, target, sample_weight
 
     def _handle_divergence(self, network, last_finite):
         """Restore the last finite parameters after a non-finite loss."""
