@@ -17,6 +17,7 @@ Nothing here knows about scikit-learn: validation and bookkeeping live in the
 estimator.
 """
 
+import time
 from itertools import pairwise
 
 import numpy as np
@@ -226,6 +227,7 @@ class Network:
         workspace,
         dropout=0.0,
         dropout_rng=None,
+        timings=None,
     ):
         """Forward and backward pass of one mini-batch in training mode.
 
@@ -252,12 +254,17 @@ class Network:
             Dropout rate.
         dropout_rng : numpy.random.Generator, default=None
             Draws the dropout masks; needed when ``dropout > 0``.
+        timings : ndarray of shape (3,), default=None
+            If given, the seconds spent in the forward pass (loss included)
+            and in the backward pass are added to its first two entries.
 
         Returns
         -------
         loss : float
             Weighted mean loss of the batch plus the L2 penalty.
         """
+        if timings is not None:
+            forward_start = time.perf_counter()
         m = X.shape[0]
         ws = workspace
         views = self.views
@@ -297,6 +304,9 @@ class Network:
         np.matmul(layer_input, views.coefs[-1], out=delta)
         delta += views.intercepts[-1]
         loss = LOSSES[self.out_activation](delta, target, weights)
+        if timings is not None:
+            forward_end = time.perf_counter()
+            timings[0] += forward_end - forward_start
 
         grad_views = self.unpack(grads)
         np.sum(delta, axis=0, out=grad_views.intercepts[-1])
@@ -338,6 +348,8 @@ class Network:
             penalty = np.multiply(coef_params, scale, out=workspace.penalty)
             grads[:n_coef] += penalty
             loss += 0.5 * float(penalty @ coef_params)
+        if timings is not None:
+            timings[1] += time.perf_counter() - forward_end
         return loss
 
     def update_running_stats(self, batch_stats, momentum):
@@ -431,10 +443,13 @@ class Network:
         stats_momentum,
         dropout,
         dropout_rng,
+        timings=None,
     ):
         """One optimiser step on one mini-batch; returns its loss.
 
-        The parameters are left untouched when the loss is not finite.
+        The parameters are left untouched when the loss is not finite. With
+        ``timings`` (see :meth:`loss_and_gradient`) the update's seconds are
+        added to its third entry.
         """
         loss = self.loss_and_gradient(
             X,
@@ -446,10 +461,15 @@ class Network:
             workspace,
             dropout,
             dropout_rng,
+            timings,
         )
         if not np.isfinite(loss):
             return loss
+        if timings is not None:
+            update_start = time.perf_counter()
         optimizer.update_params(self.params, grads)
         if self.batch_norm:
             self.update_running_stats(workspace.batch_stats, stats_momentum)
+        if timings is not None:
+            timings[2] += time.perf_counter() - update_start
         return loss

@@ -142,7 +142,9 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseEstimator):
         counts as no improvement.
 
     verbose : int, default=0
-        0 prints nothing; 1 prints one line per epoch.
+        0 prints nothing; 1 prints one line per epoch (loss, validation
+        score, elapsed time); 2 adds the epoch's seconds spent in the
+        forward pass, the backward pass and the parameter update.
 
     warm_start : bool, default=False
         Continue from the current weights and statistics on ``fit``.
@@ -753,6 +755,7 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseEstimator):
                 np.copyto(epoch_start[1], network.stats)
                 start_verified = False
                 accumulated_loss = 0.0
+                timings = np.zeros(3) if self.verbose >= 2 else None
                 diverged = False
                 for batch in batches:
                     m = batch.stop - batch.start
@@ -778,6 +781,7 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseEstimator):
                         self.batch_norm_momentum,
                         self.dropout,
                         dropout_rng,
+                        timings,
                     )
                     if not np.isfinite(loss):
                         diverged = True
@@ -809,7 +813,7 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseEstimator):
                 else:
                     self._update_loss_plateau()
                 if self.verbose:
-                    self._print_epoch(time.perf_counter() - start_time)
+                    self._print_epoch(time.perf_counter() - start_time, timings)
 
                 optimizer.iteration_ends(self.t_)
                 if self._no_improvement_count > self.n_iter_no_change:
@@ -879,11 +883,18 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseEstimator):
             return True
         return False
 
-    def _print_epoch(self, elapsed):
+    def _print_epoch(self, elapsed, timings):
         line = f"Epoch {len(self.loss_curve_)}, loss = {self.loss_:.8f}"
         if self.validation_scores_:
             line += f", validation score = {self.validation_scores_[-1]:.6f}"
-        print(f"{line}, time = {elapsed:.2f}s")
+        line += f", time = {elapsed:.2f}s"
+        if timings is not None:
+            forward, backward, update = timings
+            line += (
+                f" (epoch: forward {forward:.3f}s, backward {backward:.3f}s, "
+                f"update {update:.3f}s)"
+            )
+        print(line)
 
     def _decode(self, proba, encoded=False):
         """Turn probabilities into labels (class indices if ``encoded``)."""

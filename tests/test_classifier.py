@@ -472,3 +472,19 @@ def test_predict_fast_path_matches_full_validation(iris):
     # Finite values whose sum overflows take the full path and still predict.
     huge = np.full((40_000, 4), 1e304)
     assert np.isfinite(clf.predict_proba(huge)).all()
+
+
+def test_verbose_2_splits_epoch_time(iris, capsys):
+    """verbose=2 adds the forward/backward/update split of each epoch."""
+    X, y = iris
+    _small(max_iter=3, tol=0.0, verbose=2).fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3
+    split = re.search(
+        r"forward (\d+\.\d+)s, backward (\d+\.\d+)s, update (\d+\.\d+)s",
+        lines[0],
+    )
+    assert split is not None
+    seconds = [float(value) for value in split.groups()]
+    total = float(re.search(r"time = (\d+\.\d+)s", lines[0]).group(1))
+    assert sum(seconds) <= total + 0.01
