@@ -5,7 +5,6 @@ A scikit-learn release that moves them can then break only this file.
 
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import (
-    HasMethods,
     Interval,
     Options,
     StrOptions,
@@ -13,7 +12,6 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import validate_data
 
 __all__ = [
-    "HasMethods",
     "Interval",
     "Options",
     "StrOptions",

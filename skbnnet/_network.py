@@ -82,7 +82,6 @@ class ParameterViews:
             else:
                 self.intercepts.append(take(units))
         self.intercepts.append(take(layer_units[-1]))
-        self.size = offset
 
 
 def n_parameters(layer_units, batch_norm):
