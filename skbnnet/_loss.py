@@ -3,41 +3,14 @@
 Each loss returns the weighted mean loss of a mini-batch and overwrites the
 logits with the gradient of that loss with respect to the logits, the fused
 ``w_i * (y_hat - y)``. Both are computed from log-sum-exp forms, so no
-probability is ever clipped and no one-hot matrix is built.
+probability is ever clipped and no one-hot matrix is built. The softmax head,
+the common one, is a fused kernel of :mod:`skbnnet._fused`.
 """
 
 import numpy as np
 from scipy.special import expit
 
-
-def softmax_cross_entropy(logits, y, weights):
-    """Weighted cross-entropy of the softmax of ``logits``, and its gradient.
-
-    Parameters
-    ----------
-    logits : ndarray of shape (m, n_classes)
-        Output-layer pre-activations. Overwritten with
-        ``weights[:, None] * (softmax(logits) - onehot(y))``.
-    y : ndarray of shape (m,), dtype=intp
-        Class indices.
-    weights : ndarray of shape (m,)
-        Non-negative sample weights summing to one.
-
-    Returns
-    -------
-    loss : float
-        ``-sum_i weights_i * log softmax(logits)_{i, y_i}``.
-    """
-    rows = np.arange(logits.shape[0])
-    logits -= logits.max(axis=1, keepdims=True)
-    picked = logits[rows, y]
-    np.exp(logits, out=logits)
-    sum_exp = logits.sum(axis=1)
-    loss = weights @ (np.log(sum_exp) - picked)
-    logits /= sum_exp[:, np.newaxis]
-    logits[rows, y] -= 1
-    logits *= weights[:, np.newaxis]
-    return float(loss)
+from ._fused import softmax_cross_entropy
 
 
 def logistic_cross_entropy(logits, Y, weights):

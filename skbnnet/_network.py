@@ -23,14 +23,13 @@ from itertools import pairwise
 import numpy as np
 import scipy.sparse as sp
 
-from ._layers import (
-    ACTIVATIONS,
-    DERIVATIVES,
+from ._fused import (
+    activation_backward,
+    axpy,
     batch_norm_backward,
     batch_norm_forward,
-    batch_norm_inference_params,
-    dropout_mask,
 )
+from ._layers import ACTIVATIONS, batch_norm_inference_params, dropout_mask
 from ._loss import LOSSES, OUTPUT_PROBA
 
 
@@ -84,6 +83,12 @@ class ParameterViews:
         self.intercepts.append(take(layer_units[-1]))
 
 
+def split_by_layer(flat, hidden_units):
+    """Consecutive views of ``flat``, one per hidden layer's units."""
+    bounds = np.cumsum([0, *hidden_units])
+    return [flat[a:b] for a, b in pairwise(bounds)]
+
+
 def n_parameters(layer_units, batch_norm):
     """Length of the flat parameter vector of a network."""
     n_weights = sum(a * b for a, b in pairwise(layer_units))
@@ -115,7 +120,6 @@ class Workspace:
         self.x_hat = buffers()
         self.activations = buffers()
         self.deltas = buffers()
-        self.work = buffers()
         if dropout > 0:
             self.masks = buffers()
             self.outputs = buffers()
@@ -123,11 +127,13 @@ class Workspace:
             self.masks = None
             self.outputs = self.activations
         self.logits = np.empty((n_rows, layer_units[-1]), dtype=dtype)
-        # Gradient of the L2 penalty, the size of all the weight matrices.
-        self.penalty = np.empty(sum(a * b for a, b in pairwise(layer_units)), dtype)
-        self.inv_stds = [None] * len(hidden)
-        # Batch means then batch variances, laid out like Network.stats.
+        self.inv_stds = [np.empty(units, dtype=dtype) for units in hidden]
+        # Batch means then batch variances, laid out like Network.stats, and
+        # per-layer views of each half.
         self.batch_stats = np.empty(2 * sum(hidden), dtype=dtype)
+        self.batch_means, self.batch_vars = (
+            split_by_layer(half, hidden) for half in np.split(self.batch_stats, 2)
+        )
 
 
 class Network:
@@ -177,8 +183,7 @@ class Network:
         """Per-hidden-layer views into one half of the statistics layout."""
         if not self.batch_norm:
             return []
-        bounds = np.cumsum([0] + self.layer_units[1:-1])
-        return [flat[a:b] for a, b in pairwise(bounds)]
+        return split_by_layer(flat, self.layer_units[1:-1])
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -269,7 +274,6 @@ class Network:
         views = self.views
         n_hidden = self.n_layers - 1
         activate = ACTIVATIONS[self.activation]
-        half = ws.batch_stats.size // 2
 
         layer_input = X
         for i in range(n_hidden):
@@ -277,17 +281,17 @@ class Network:
             if self.batch_norm:
                 x_hat = ws.x_hat[i][:m]
                 _dot(layer_input, views.coefs[i], out=x_hat)
-                mean, var, ws.inv_stds[i] = batch_norm_forward(
+                batch_norm_forward(
                     x_hat,
                     weights,
                     views.gammas[i],
                     views.betas[i],
                     self.epsilon,
-                    out=activations,
+                    activations,
+                    ws.batch_means[i],
+                    ws.batch_vars[i],
+                    ws.inv_stds[i],
                 )
-                start = sum(self.layer_units[1 : i + 1])
-                ws.batch_stats[start : start + mean.size] = mean
-                ws.batch_stats[half + start : half + start + var.size] = var
             else:
                 _dot(layer_input, views.coefs[i], out=activations)
                 activations += views.intercepts[i]
@@ -309,7 +313,6 @@ class Network:
 
         grad_views = self.unpack(grads)
         np.sum(delta, axis=0, out=grad_views.intercepts[-1])
-        derivative = DERIVATIVES[self.activation]
         for layer in range(self.n_layers - 1, -1, -1):
             layer_input = X if layer == 0 else ws.outputs[layer - 1][:m]
             if layer == 0 and sp.issparse(X):
@@ -324,7 +327,7 @@ class Network:
             np.matmul(delta, views.coefs[layer].T, out=previous)
             if ws.masks is not None:
                 previous *= ws.masks[h][:m]
-            derivative(ws.activations[h][:m], previous, ws.work[h][:m])
+            activation_backward(previous, ws.activations[h][:m], self.activation)
             if self.batch_norm:
                 batch_norm_backward(
                     previous,
@@ -334,7 +337,6 @@ class Network:
                     ws.inv_stds[h],
                     grad_views.gammas[h],
                     grad_views.betas[h],
-                    ws.work[h][:m],
                 )
             else:
                 np.sum(previous, axis=0, out=grad_views.intercepts[h])
@@ -344,9 +346,8 @@ class Network:
             n_coef = grad_views.n_coef_params
             coef_params = self.params[:n_coef]
             scale = float(alpha / weight_sum)
-            penalty = np.multiply(coef_params, scale, out=workspace.penalty)
-            grads[:n_coef] += penalty
-            loss += 0.5 * float(penalty @ coef_params)
+            axpy(grads[:n_coef], coef_params, scale)
+            loss += 0.5 * scale * float(coef_params @ coef_params)
         if timings is not None:
             timings[1] += time.perf_counter() - forward_end
         return loss

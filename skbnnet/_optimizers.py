@@ -1,16 +1,18 @@
 """Stochastic optimisers over one flat parameter vector.
 
 Every trainable parameter of the network lives in one contiguous vector, so a
-step is a handful of whole-vector NumPy operations instead of a Python loop
-over layers. The classes follow scikit-learn's ``_stochastic_optimizers``:
-``update_params``, ``iteration_ends`` (learning-rate schedules) and
-``trigger_stopping`` (the ``"adaptive"`` schedule). Unlike scikit-learn's, the
-schedules apply to every solver.
+step is one fused pass over it (the kernels of :mod:`skbnnet._fused`) instead
+of a Python loop over layers. The classes follow scikit-learn's
+``_stochastic_optimizers``: ``update_params``, ``iteration_ends``
+(learning-rate schedules) and ``trigger_stopping`` (the ``"adaptive"``
+schedule). Unlike scikit-learn's, the schedules apply to every solver.
 """
 
 import math
 
 import numpy as np
+
+from ._fused import adam_step, rmsprop_step, sgd_step
 
 
 class BaseOptimizer:
@@ -63,22 +65,12 @@ class BaseOptimizer:
             print(msg + " Setting learning rate to %f" % self.learning_rate)
         return False
 
-    def __getstate__(self):
-        # Scratch space is rebuilt on load rather than pickled.
-        state = self.__dict__.copy()
-        if "_work" in state:
-            state["_work"] = state["_work"].shape, state["_work"].dtype
-        return state
-
     def __setstate__(self, state):
-        # Copies also make arrays memory-mapped read-only by joblib writeable.
+        # Copies make arrays memory-mapped read-only by joblib writeable.
         state = {
             key: np.array(value) if isinstance(value, np.ndarray) else value
             for key, value in state.items()
         }
-        if "_work" in state:
-            shape, dtype = state["_work"]
-            state["_work"] = np.empty(shape, dtype=dtype)
         self.__dict__.update(state)
 
 
@@ -102,20 +94,17 @@ class SGDOptimizer(BaseOptimizer):
         self.momentum = momentum
         self.nesterov = nesterov
         self.velocity = np.zeros_like(params)
-        self._work = np.empty_like(params)
 
     def update_params(self, params, grads):
         """Take one step in place."""
-        work = self._work
-        np.multiply(grads, self.learning_rate, out=work)
-        self.velocity *= self.momentum
-        self.velocity -= work
-        if self.nesterov:
-            params -= work
-            np.multiply(self.velocity, self.momentum, out=work)
-            params += work
-        else:
-            params += self.velocity
+        sgd_step(
+            params,
+            grads,
+            self.velocity,
+            self.momentum,
+            self.learning_rate,
+            self.nesterov,
+        )
 
 
 class AdamOptimizer(BaseOptimizer):
@@ -144,20 +133,12 @@ class AdamOptimizer(BaseOptimizer):
         self.t = 0
         self.ms = np.zeros_like(params)
         self.vs = np.zeros_like(params)
-        self._work = np.empty_like(params)
 
     def update_params(self, params, grads):
         """Take one step in place."""
         self.t += 1
-        work = self._work
-        self.ms *= self.beta_1
-        self.ms += grads
-        np.multiply(grads, grads, out=work)
-        self.vs *= self.beta_2
-        self.vs += work
         # m / (sqrt(v) + eps) = c * ms / (sqrt(vs) + eps / sqrt(1 - beta_2))
-        # with c = (1 - beta_1) / sqrt(1 - beta_2). Python floats throughout:
-        # a NumPy float64 scalar would make float32 arithmetic run in float64.
+        # with c = (1 - beta_1) / sqrt(1 - beta_2).
         root = math.sqrt(1 - self.beta_2)
         lr = (
             self.learning_rate
@@ -166,11 +147,16 @@ class AdamOptimizer(BaseOptimizer):
             * (1 - self.beta_1)
             / root
         )
-        np.sqrt(self.vs, out=work)
-        work += self.epsilon / root
-        np.divide(self.ms, work, out=work)
-        work *= lr
-        params -= work
+        adam_step(
+            params,
+            grads,
+            self.ms,
+            self.vs,
+            self.beta_1,
+            self.beta_2,
+            lr,
+            self.epsilon / root,
+        )
 
 
 class RMSpropOptimizer(BaseOptimizer):
@@ -193,17 +179,9 @@ class RMSpropOptimizer(BaseOptimizer):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.ss = np.zeros_like(params)
-        self._work = np.empty_like(params)
 
     def update_params(self, params, grads):
         """Take one step in place."""
-        work = self._work
-        np.multiply(grads, grads, out=work)
-        work *= 1 - self.beta_2
-        self.ss *= self.beta_2
-        self.ss += work
-        np.sqrt(self.ss, out=work)
-        work += self.epsilon
-        np.divide(grads, work, out=work)
-        work *= self.learning_rate
-        params -= work
+        rmsprop_step(
+            params, grads, self.ss, self.beta_2, self.learning_rate, self.epsilon
+        )
