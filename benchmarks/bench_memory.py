@@ -66,12 +66,11 @@ def budget(cfg):
     x_bytes = cfg["n_samples"] * cfg["n_features"] * itemsize
     return {
         "X (one copy)": x_bytes,
-        "batch work (X batch + 4 buffers per hidden layer + logits)": rows
-        * (cfg["n_features"] + 4 * sum(cfg["hidden"]) + cfg["n_classes"])
+        "batch work (X batch + 3 buffers per hidden layer + logits)": rows
+        * (cfg["n_features"] + 3 * sum(cfg["hidden"]) + cfg["n_classes"])
         * itemsize,
-        "params + grads + Adam m, v, scratch + last-finite copy (6 x params)": 6
-        * n_params
-        * itemsize,
+        "params + grads + Adam m, v + epoch-start and last-finite copies "
+        "(6 x params)": 6 * n_params * itemsize,
         "indices (targets, permutation: 2 x n x int64)": 2 * cfg["n_samples"] * 8,
     }
 
