@@ -173,9 +173,16 @@ def main(argv=None):
         emit("### Targets\n")
         emit(
             _common.markdown_table(
-                ["section", "ratio", "value", "target", "verdict"],
+                ["section", "ratio", "value", "target", "verdict", "note"],
                 [
-                    [r["section"], r["name"], r["ratio"], r["target"], r["verdict"]]
+                    [
+                        r["section"],
+                        r["name"],
+                        r["ratio"],
+                        r["target"],
+                        r["verdict"],
+                        r.get("note") or "",
+                    ]
                     for r in summary
                 ],
             )
