@@ -2,6 +2,8 @@
 
 import configparser
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import tomllib
@@ -41,3 +43,19 @@ def test_metadata_declared_once():
         "benchmark",
     }
     assert re.fullmatch(r"\d+\.\d+\.\d+", skbnnet.__version__)
+
+
+def test_missing_extension_names_the_fix():
+    """Importing skbnnet without its built kernels says how to build them."""
+    code = (
+        "import sys; sys.modules['skbnnet._fused'] = None\n"
+        "try:\n"
+        "    import skbnnet\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT
+    )
+    assert "compiled kernels (skbnnet._fused) are not built" in result.stdout
+    assert "pip install" in result.stdout
