@@ -307,6 +307,17 @@ def test_parallel_search_matches_sequential(kind, sequential_search):
     _assert_same_results(search, sequential_search(kind))
 
 
+def test_threaded_search_matches_sequential(sequential_search):
+    """Fits in concurrent threads of one process give the sequential results.
+
+    The compiled kernels release the GIL, so with joblib's threading backend
+    two fits really run at once in one process.
+    """
+    with joblib.parallel_config(backend="threading"):
+        search = _make_search("random", n_jobs=2).fit(X, y)
+    _assert_same_results(search, sequential_search("random"))
+
+
 def test_search_routes_sample_weight():
     """With metadata routing, sample_weight reaches the classifier's fit and score."""
     rng = np.random.RandomState(0)
