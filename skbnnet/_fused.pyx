@@ -64,6 +64,15 @@ cdef inline void _check(Py_ssize_t size, Py_ssize_t expected, str name) except *
         raise ValueError(f"{name} has {size} elements, expected {expected}.")
 
 
+cdef inline void _check_shape(Py_ssize_t[8] shape, Py_ssize_t rows,
+                              Py_ssize_t cols, str name) except *:
+    if shape[0] != rows or shape[1] != cols:
+        raise ValueError(
+            f"{name} has shape ({shape[0]}, {shape[1]}), "
+            f"expected ({rows}, {cols})."
+        )
+
+
 def adam_step(floating[::1] params, const floating[::1] grads,
               floating[::1] ms, floating[::1] vs,
               double beta_1, double beta_2, double learning_rate,
@@ -171,7 +180,7 @@ def batch_norm_forward(floating[:, ::1] Z, const floating[::1] weights,
     _check(mean.shape[0], u, "mean")
     _check(var.shape[0], u, "var")
     _check(inv_std.shape[0], u, "inv_std")
-    _check(out.shape[0] * out.shape[1], m * u, "out")
+    _check_shape(out.shape, m, u, "out")
     if m == 0 or u == 0:
         return
     with nogil:
@@ -216,7 +225,7 @@ def batch_norm_backward(floating[:, ::1] delta, const floating[:, ::1] X_hat,
         Receive the gradients of gamma and beta.
     """
     cdef Py_ssize_t m = delta.shape[0], u = delta.shape[1]
-    _check(X_hat.shape[0] * X_hat.shape[1], m * u, "X_hat")
+    _check_shape(X_hat.shape, m, u, "X_hat")
     _check(weights.shape[0], m, "weights")
     _check(gamma.shape[0], u, "gamma")
     _check(inv_std.shape[0], u, "inv_std")
@@ -245,7 +254,7 @@ def activation_backward(floating[:, ::1] delta, const floating[:, ::1] A,
     """
     cdef Py_ssize_t n = delta.shape[0] * delta.shape[1]
     cdef int kind = ACTIVATION_CODES[activation]
-    _check(A.shape[0] * A.shape[1], n, "A")
+    _check_shape(A.shape, delta.shape[0], delta.shape[1], "A")
     if n == 0:
         return
     with nogil:

@@ -168,6 +168,10 @@ def test_sizes_are_checked():
         _fused.batch_norm_forward(
             Z, np.ones(4), np.ones(2), np.ones(3), 1e-5, Z.copy(), *np.ones((3, 3))
         )
+    with pytest.raises(ValueError, match=r"out has shape \(3, 4\), expected \(4, 3\)"):
+        _fused.batch_norm_forward(
+            Z, np.ones(4), np.ones(3), np.ones(3), 1e-5, Z.T.copy(), *np.ones((3, 3))
+        )
     with pytest.raises(ValueError, match="weights has 3 elements, expected 4"):
         _fused.batch_norm_backward(Z, Z, np.ones(3), *np.ones((4, 3)))
     with pytest.raises(ValueError, match=r"class index 3 is not in \[0, 3\)"):
