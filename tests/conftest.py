@@ -1,6 +1,10 @@
+"""Fixtures shared by the test modules."""
+
 import os
 
 import pytest
+from sklearn.datasets import load_iris
+from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 
@@ -14,3 +18,13 @@ def _share_cores_between_xdist_workers():
     n_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     with threadpool_limits(max(1, (os.cpu_count() or 1) // n_workers)):
         yield
+
+
+@pytest.fixture(scope="module")
+def iris():
+    """Standardised iris ``(X, y)``: 150 rows, 4 features, 3 classes.
+
+    Built once per test module; a test must not modify the arrays in place.
+    """
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y

@@ -2,8 +2,9 @@
 parallel search, memory use and the caller's arrays.
 
 Covered elsewhere and not repeated here: Ctrl-C during fit, ``random_state=None``
-drawing different models, pickle then ``partial_fit`` and the state after a
-failed fit (``test_classifier.py``), bad input (``test_bad_input.py``), and
+drawing different models and pickle then ``partial_fit``
+(``test_classifier.py``), bad input and the state after a failed fit
+(``test_bad_input.py``), and
 searches giving the same ``cv_results_`` with ``n_jobs=1``, ``n_jobs=2`` and on
 a dask cluster (``test_search.py``: ``test_parallel_search_matches_sequential``
 and ``test_dask_backend_matches_sequential``).
@@ -41,12 +42,6 @@ ROOT = Path(__file__).resolve().parents[1]
 def digits():
     X, y = load_digits(return_X_y=True)
     return StandardScaler().fit_transform(X)[:600], y[:600]
-
-
-@pytest.fixture(scope="module")
-def iris():
-    X, y = load_iris(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
 
 
 def _finite_model(clf):
