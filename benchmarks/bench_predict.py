@@ -4,7 +4,12 @@ The models (same network as the training benchmark) are fitted for a few
 epochs; what is timed is inference only, NumPy array in, NumPy array out.
 PyTorch runs in eval mode under ``torch.no_grad()``. A reference row shows a
 bare NumPy forward pass (batch norm folded into an affine map, no input
-validation), the floor for a NumPy implementation.
+validation), the floor for a NumPy implementation. The skbnnet model
+exported with :mod:`skbnnet.onnx` runs in an onnxruntime
+``InferenceSession`` (CPU, the ``probabilities`` output only, default
+threads with spinning off so that idle pool threads do not slow the next
+contender), when skl2onnx and onnxruntime are installed; its ratio to
+skbnnet's ``predict_proba`` is reported for information, with no target.
 
 Contenders alternate in many short blocks of calls, after a warm-up block,
 so that slow phases of a shared machine hit all of them alike; every call is
@@ -58,6 +63,35 @@ def numpy_reference(clf):
     return forward
 
 
+ONNX_NAME = "onnxruntime (float32)"
+
+
+def onnx_predictor(clf, X, notes):
+    """``InferenceSession.run`` of ``clf`` exported by skbnnet.onnx, or None."""
+    try:
+        import onnxruntime
+        from skl2onnx import to_onnx
+
+        import skbnnet.onnx  # noqa: F401  (registers the converter)
+    except ImportError as exc:
+        notes[ONNX_NAME] = (
+            f"skipped: {exc}; pip install skl2onnx onnxruntime (or -e .[onnx])"
+        )
+        return None
+    onx = to_onnx(clf, X[:1], options={"zipmap": False})
+    options = onnxruntime.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = onnxruntime.InferenceSession(
+        onx.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    input_name = session.get_inputs()[0].name
+
+    def predict_proba(X):
+        return session.run(["probabilities"], {input_name: X})[0]
+
+    return predict_proba
+
+
 def fitted_predictors(X_train, y_train, epochs, hidden, notes):
     """name -> callable(X) returning probabilities."""
     from sklearn.neural_network import MLPClassifier
@@ -72,6 +106,9 @@ def fitted_predictors(X_train, y_train, epochs, hidden, notes):
         "skbnnet (float32)": skb.predict_proba,
         "sklearn MLP float32": skl.predict_proba,
     }
+    onnx = onnx_predictor(skb, X_train, notes)
+    if onnx is not None:
+        predictors[ONNX_NAME] = onnx
     torch, note = optional_import("torch")
     if torch is None:
         notes["pytorch (eval, no_grad)"] = note
@@ -164,9 +201,19 @@ def run(data, quick):
         "note": notes.get(torch_name),
     }
 
+    onnx = results[ONNX_NAME]["single_row_median_s"]
+    onnx_ratio = onnx / skb if onnx else None
+    comparison = {
+        "name": f"{ONNX_NAME} / skbnnet predict_proba (single row, medians)",
+        "ratio": onnx_ratio,
+        "target": "none (information)",
+        "note": notes.get(ONNX_NAME),
+    }
+
     table = []
     for name in [
         "skbnnet (float32)",
+        ONNX_NAME,
         "sklearn MLP float32",
         torch_name,
         "numpy forward (reference)",
@@ -215,7 +262,14 @@ def run(data, quick):
                     ratio_row["target"],
                     ratio_row["verdict"],
                     ratio_row["note"] or "",
-                ]
+                ],
+                [
+                    comparison["name"],
+                    onnx_ratio,
+                    comparison["target"],
+                    "skipped" if onnx_ratio is None else "—",
+                    comparison["note"] or "",
+                ],
             ],
         )
     )
@@ -229,4 +283,6 @@ def run(data, quick):
         },
         "results": results,
         "ratios": [ratio_row],
+        # Informative ratios without a target, kept out of the summary.
+        "comparisons": [comparison],
     }

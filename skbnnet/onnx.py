@@ -1,0 +1,320 @@
+"""ONNX export of skbnnet's estimators through skl2onnx (extra ``onnx``).
+
+Importing this module registers a converter, a shape calculator and the
+usual classifier options with :func:`skl2onnx.update_registered_converter`,
+so that :func:`skl2onnx.to_onnx` converts a fitted
+:class:`~skbnnet.BatchNormMLPClassifier`, alone or as the last step of a
+:class:`~sklearn.pipeline.Pipeline`::
+
+    import skbnnet.onnx  # noqa: F401  (registers the converters)
+    from skl2onnx import to_onnx
+
+    onx = to_onnx(pipeline, X[:1].astype("float32"),
+                  options={"zipmap": False})
+
+The graph is the estimator's inference pass: stored batch-norm statistics
+only, no dropout, so a row's output does not depend on the other rows.
+
+Folding batch norm into the weights
+-----------------------------------
+In inference mode a hidden layer with batch norm computes, for its input
+``A`` and weights ``W`` (no bias before batch norm),
+
+    ``Y = gamma * (A @ W - mean) / sqrt(var + eps) + beta = (A @ W) * s + t``
+
+with ``s = gamma / sqrt(var + eps)`` and ``t = beta - mean * s``
+(:func:`skbnnet._layers.batch_norm_inference_params`). Scaling column ``j``
+of ``A @ W`` by ``s_j`` is scaling column ``j`` of ``W``, so
+
+    ``Y = A @ W' + b'``  with  ``W' = W * s[None, :]``  and  ``b' = t``,
+
+and every layer exports as one ``MatMul`` and one ``Add``, followed by the
+hidden activation (``Sigmoid``, ``Tanh``, ``Relu``, or nothing for
+``identity``). A layer without batch norm exports its own weights and bias.
+The output layer is ``MatMul`` + ``Add`` + ``Softmax`` (``Sigmoid`` for
+multilabel targets, clipped to ``[eps, 1 - eps]`` as ``predict_proba``
+does). The folding is done in float64 and rounded once to the export dtype.
+
+Outputs, as skl2onnx's ``MLPClassifier`` converter:
+
+* ``label``: ``classes_[argmax(proba)]`` (int64 for integer, boolean or
+  integral float classes, string otherwise); for multilabel targets the
+  int64 indicator matrix ``proba > 0.5``, like :meth:`predict`;
+* ``probabilities``: the ``predict_proba`` matrix (a list of dicts unless
+  ``zipmap=False``); options ``zipmap``, ``nocl`` and
+  ``output_class_labels`` behave as for ``MLPClassifier``.
+
+Data types
+----------
+As skl2onnx does for ``MLPClassifier``, the graph computes in double when
+the input tensor is double (``to_onnx(model, X[:1])`` with a float64 ``X``,
+or ``initial_types=[("X", DoubleTensorType([None, n]))]``) and in float
+otherwise. A model fitted on float32 data is reproduced to about 1e-6 by a
+float graph; a model fitted on float64 data is reproduced to rounding error
+by a double graph, and to about float32 precision by a float graph (its
+parameters are rounded to float32), where a row whose two best classes are
+within that precision may get the other label.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+try:
+    from skl2onnx import update_registered_converter
+    from skl2onnx._parse import _parse_sklearn_classifier
+    from skl2onnx.common._apply_operation import apply_cast
+    from skl2onnx.common.data_types import (
+        DoubleTensorType,
+        FloatTensorType,
+        Int64TensorType,
+        StringTensorType,
+        guess_proto_type,
+    )
+    from skl2onnx.common.utils_classifier import get_label_classes
+    from skl2onnx.proto import onnx_proto
+except ImportError as exc:
+    raise ImportError(
+        "skbnnet.onnx needs skl2onnx (and onnxruntime to run the models): "
+        'pip install "skbnnet[onnx]"'
+    ) from exc
+
+from .classifier import BatchNormMLPClassifier
+
+__all__ = ["fold_batch_norm"]
+
+_ONNX_ACTIVATIONS = {
+    "identity": None,
+    "logistic": "Sigmoid",
+    "tanh": "Tanh",
+    "relu": "Relu",
+}
+
+
+def fold_batch_norm(estimator):
+    """Inference-mode layers of a fitted estimator, batch norm folded in.
+
+    Parameters
+    ----------
+    estimator : BatchNormMLPClassifier
+        A fitted estimator.
+
+    Returns
+    -------
+    layers : list of (ndarray, ndarray)
+        ``(W, b)`` of every layer in float64, hidden layers first: layer
+        ``i`` maps ``A`` to ``A @ W + b``, followed by the hidden activation
+        for every layer but the last. ``W`` has shape (fan_in, fan_out) and
+        ``b`` shape (fan_out,).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbnnet import BatchNormMLPClassifier
+    >>> from skbnnet.onnx import fold_batch_norm
+    >>> X = np.random.default_rng(0).normal(size=(40, 3))
+    >>> y = (X[:, 0] > 0).astype(int)
+    >>> clf = BatchNormMLPClassifier(hidden_layer_sizes=(4,), max_iter=5,
+    ...                              random_state=0).fit(X, y)
+    >>> [W.shape for W, b in fold_batch_norm(clf)]
+    [(3, 4), (4, 2)]
+    """
+    coefs = [np.asarray(W, dtype=np.float64) for W in estimator.coefs_]
+    intercepts = [np.asarray(b, dtype=np.float64) for b in estimator.intercepts_]
+    n_hidden = len(coefs) - 1
+    if not estimator.batch_norm:
+        return list(zip(coefs, intercepts))
+    layers = []
+    for i in range(n_hidden):
+        gamma, beta, mean, var = (
+            np.asarray(values[i], dtype=np.float64)
+            for values in (
+                estimator.bn_gammas_,
+                estimator.bn_betas_,
+                estimator.bn_means_,
+                estimator.bn_vars_,
+            )
+        )
+        scale = gamma / np.sqrt(var + estimator.batch_norm_epsilon)
+        layers.append((coefs[i] * scale, beta - mean * scale))
+    layers.append((coefs[-1], intercepts[-1]))
+    return layers
+
+
+def _export_dtype(operator):
+    """(proto dtype, numpy dtype) of the graph: double input -> double."""
+    if guess_proto_type(operator.inputs[0].type) == onnx_proto.TensorProto.DOUBLE:
+        return onnx_proto.TensorProto.DOUBLE, np.float64
+    return onnx_proto.TensorProto.FLOAT, np.float32
+
+
+def _network_output(scope, container, operator, layers, activation, dtype):
+    """Add the layers' nodes; return the name of the output layer's logits."""
+    proto_dtype, np_dtype = dtype
+    name = scope.get_unique_variable_name("cast_input")
+    apply_cast(scope, operator.inputs[0].full_name, name, container, to=proto_dtype)
+    for i, (W, b) in enumerate(layers):
+        coef = scope.get_unique_variable_name("coefficient")
+        bias = scope.get_unique_variable_name("intercepts")
+        container.add_initializer(
+            coef, proto_dtype, W.shape, W.astype(np_dtype).ravel()
+        )
+        container.add_initializer(bias, proto_dtype, [1, b.size], b.astype(np_dtype))
+        product = scope.get_unique_variable_name("mul_result")
+        container.add_node(
+            "MatMul",
+            [name, coef],
+            product,
+            name=scope.get_unique_operator_name("MatMul"),
+        )
+        name = scope.get_unique_variable_name("add_result")
+        container.add_node(
+            "Add", [product, bias], name, name=scope.get_unique_operator_name("Add")
+        )
+        op_type = _ONNX_ACTIVATIONS[activation]
+        if i < len(layers) - 1 and op_type is not None:
+            activated = scope.get_unique_variable_name("next_activations")
+            container.add_node(
+                op_type, name, activated, name=scope.get_unique_operator_name(op_type)
+            )
+            name = activated
+    return name
+
+
+def _label_classes(scope, model):
+    """Class labels as exported, and their proto type.
+
+    Numeric and boolean classes become int64, as skl2onnx does (a classifier
+    only accepts integral float labels), anything else strings.
+    """
+    classes = np.asarray(get_label_classes(scope, model))
+    if classes.dtype.kind in "biuf":
+        return classes.astype(np.int64), onnx_proto.TensorProto.INT64
+    return (
+        np.array([str(c).encode("utf-8") for c in classes]),
+        onnx_proto.TensorProto.STRING,
+    )
+
+
+def _is_multilabel(model):
+    return model.out_activation_ == "logistic"
+
+
+def convert_batch_norm_mlp_classifier(scope, operator, container):
+    """skl2onnx converter of :class:`~skbnnet.BatchNormMLPClassifier`.
+
+    Writes ``label`` (``operator.outputs[0]``) and ``probabilities``
+    (``operator.outputs[1]``); see the module docstring for the graph.
+    """
+    model = operator.raw_operator
+    if model.activation not in _ONNX_ACTIVATIONS:
+        raise ValueError(f"Cannot export activation={model.activation!r}.")
+    dtype = _export_dtype(operator)
+    proto_dtype, np_dtype = dtype
+    logits = _network_output(
+        scope, container, operator, fold_batch_norm(model), model.activation, dtype
+    )
+    label, proba = operator.outputs[0].full_name, operator.outputs[1].full_name
+
+    if _is_multilabel(model):
+        sigmoid = scope.get_unique_variable_name("sigmoid")
+        container.add_node(
+            "Sigmoid", logits, sigmoid, name=scope.get_unique_operator_name("Sigmoid")
+        )
+        tiny = float(np.finfo(np_dtype).eps)
+        low = scope.get_unique_variable_name("clip_min")
+        high = scope.get_unique_variable_name("clip_max")
+        container.add_initializer(low, proto_dtype, [], [tiny])
+        container.add_initializer(high, proto_dtype, [], [1.0 - tiny])
+        container.add_node(
+            "Clip",
+            [sigmoid, low, high],
+            proba,
+            name=scope.get_unique_operator_name("Clip"),
+        )
+        half = scope.get_unique_variable_name("half")
+        container.add_initializer(half, proto_dtype, [], [0.5])
+        above = scope.get_unique_variable_name("above_half")
+        container.add_node(
+            "Greater",
+            [proba, half],
+            above,
+            name=scope.get_unique_operator_name("Greater"),
+        )
+        apply_cast(scope, above, label, container, to=onnx_proto.TensorProto.INT64)
+        return
+
+    container.add_node(
+        "Softmax", logits, proba, axis=1, name=scope.get_unique_operator_name("Softmax")
+    )
+    argmax = scope.get_unique_variable_name("argmax_output")
+    container.add_node(
+        "ArgMax",
+        proba,
+        argmax,
+        axis=1,
+        keepdims=0,
+        name=scope.get_unique_operator_name("ArgMax"),
+    )
+    classes, class_type = _label_classes(scope, model)
+    classes_name = scope.get_unique_variable_name("classes")
+    container.add_initializer(classes_name, class_type, classes.shape, classes)
+    container.add_node(
+        "Gather",
+        [classes_name, argmax],
+        label,
+        axis=0,
+        name=scope.get_unique_operator_name("Gather"),
+    )
+
+
+def calculate_batch_norm_mlp_classifier_output_shapes(operator):
+    """Declare ``label`` and ``probabilities`` types and shapes.
+
+    ``label`` is ``[N]`` (int64 or string), ``[N, n_outputs]`` int64 for
+    multilabel targets; ``probabilities`` is ``[N, n_outputs]`` in the
+    graph's float type.
+    """
+    if len(operator.inputs) != 1 or len(operator.outputs) != 2:
+        raise RuntimeError(
+            f"{type(operator.raw_operator).__name__} takes one input and "
+            f"gives two outputs, got {len(operator.inputs)} and "
+            f"{len(operator.outputs)}."
+        )
+    model = operator.raw_operator
+    N = operator.inputs[0].get_first_dimension()
+    if _is_multilabel(model):
+        label_type = Int64TensorType([N, model.n_outputs_])
+    else:
+        classes = get_label_classes(operator.scope_inst, model)
+        numeric = all(isinstance(c, (numbers.Real, np.bool_)) for c in classes)
+        label_type = (Int64TensorType if numeric else StringTensorType)([N])
+    float_type = (
+        DoubleTensorType
+        if _export_dtype(operator)[1] is np.float64
+        else FloatTensorType
+    )
+    operator.outputs[0].type = label_type
+    operator.outputs[1].type = float_type([N, model.n_outputs_])
+
+
+def _parse_classifier(scope, model, inputs, custom_parsers=None):
+    """skl2onnx's classifier parser (options ``zipmap``, ``nocl``...),
+    after checking that the model is fitted."""
+    check_is_fitted(model)
+    return _parse_sklearn_classifier(scope, model, inputs, custom_parsers)
+
+
+update_registered_converter(
+    BatchNormMLPClassifier,
+    "SkbnnetBatchNormMLPClassifier",
+    calculate_batch_norm_mlp_classifier_output_shapes,
+    convert_batch_norm_mlp_classifier,
+    options={
+        "zipmap": [True, False, "columns"],
+        "output_class_labels": [False, True],
+        "nocl": [True, False],
+    },
+    parser=_parse_classifier,
+)
