@@ -1,12 +1,17 @@
-"""The README's Quick start, CI and the package metadata stay consistent."""
+"""The README's Quick start, CI, the package metadata and the pytest
+configuration stay consistent."""
 
 import configparser
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 import skbnnet
 
@@ -59,3 +64,65 @@ def test_missing_extension_names_the_fix():
     )
     assert "compiled kernels (skbnnet._fused) are not built" in result.stdout
     assert "pip install" in result.stdout
+
+
+_CONFIGURE_WARNING_PLUGIN = """
+import warnings
+
+import pytest
+
+
+def pytest_configure(config):
+    warnings.warn(pytest.PytestWarning("a plugin warns while pytest configures"))
+"""
+
+_WARNING_TESTS = """
+import warnings
+
+
+def test_user_warning():
+    warnings.warn("the code under test warns", UserWarning)
+
+
+def test_unraisable_exception():
+    class Broken:
+        def __del__(self):
+            raise RuntimeError("raised in __del__")
+
+    Broken()
+
+
+def test_quiet():
+    pass
+"""
+
+
+def test_plugin_warnings_do_not_stop_the_run(tmp_path):
+    """A plugin that warns while pytest configures (pytest-benchmark does under
+    pytest-xdist) gets no INTERNALERROR from the project's pytest settings,
+    while a warning or an unraisable exception in the code under test still
+    fails its test."""
+    (tmp_path / "configure_warning_plugin.py").write_text(_CONFIGURE_WARNING_PLUGIN)
+    (tmp_path / "test_warnings.py").write_text(_WARNING_TESTS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-c",
+        str(ROOT / "pyproject.toml"),
+        "--rootdir",
+        str(tmp_path),
+        "-p",
+        "configure_warning_plugin",
+        "-p",
+        "no:cacheprovider",
+        "test_warnings.py",
+    ]
+    result = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    output = result.stdout + result.stderr
+    assert "INTERNALERROR" not in output, output
+    assert "a plugin warns while pytest configures" in output
+    assert re.search(r"\b2 failed, 1 passed\b", output), output
