@@ -5,6 +5,7 @@ only when something is drawn, so this module imports without it.
 """
 
 from collections.abc import Mapping
+from numbers import Real
 
 import numpy as np
 from sklearn.pipeline import Pipeline
@@ -247,6 +248,23 @@ def _param_scale(search, name, values):
     ):
         return "log"
     return "linear"
+
+
+def _axis_values(values):
+    """Parameter values as numbers, or as category labels for the x-axis.
+
+    Values are numbers when every one is a real number, and strings otherwise:
+    strings, booleans, None, tuples such as ``hidden_layer_sizes`` and
+    estimators are drawn as categories, labelled by ``str``.
+    """
+    values = list(values)
+    if all(
+        isinstance(value, Real) and not isinstance(value, bool | np.bool_)
+        for value in values
+    ):
+        return np.asarray(values, dtype=np.float64)
+    # Labelled one by one: numpy would read a tuple as a row of a 2-D array.
+    return np.array([str(value) for value in values], dtype=str)
 
 
 def _resolve_param(results, param):
@@ -567,12 +585,7 @@ class SearchResultsDisplay:
 
         column = results[f"param_{name}"]
         present = ~np.ma.getmaskarray(column)
-        values = np.ma.getdata(column)[present]
-        try:
-            values = values.astype(np.float64)
-        except (TypeError, ValueError):
-            # Strings, tuples, estimators: categories on the x-axis.
-            values = values.astype(str)
+        values = _axis_values(np.ma.getdata(column)[present])
         rounds = results.get("round")
         display = cls(
             values,

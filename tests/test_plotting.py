@@ -243,6 +243,36 @@ def test_search_results_categorical_parameter(iris):
     assert ticks == ["relu", "tanh"]
 
 
+@pytest.mark.parametrize(
+    "param, values, labels",
+    [
+        (
+            "hidden_layer_sizes",
+            [(4,), (8,), (4, 4)],
+            ["(4,)", "(8,)", "(4, 4)"],
+        ),
+        # Tuples of one length would make a 2-D array of numbers.
+        ("hidden_layer_sizes", [(4, 4), (8, 8)], ["(4, 4)", "(8, 8)"]),
+        # One non-number makes every value a category.
+        ("hidden_layer_sizes", [4, (8, 4)], ["4", "(8, 4)"]),
+        ("batch_size", ["auto", 16], ["auto", "16"]),
+        ("batch_norm", [True, False], ["True", "False"]),
+    ],
+)
+def test_search_results_non_numeric_values_are_categories(iris, param, values, labels):
+    """Tuples, booleans and mixed values are drawn as categories, one per
+    value, each candidate at its own score."""
+    search = GridSearchCV(_clf(), {param: values}, cv=2).fit(*iris)
+    display = SearchResultsDisplay.from_search(search, param)
+
+    assert display.ax_.get_xscale() == "linear"
+    ticks = [tick.get_text() for tick in display.ax_.get_xticklabels()]
+    assert ticks == labels
+    offsets = display.scatter_[0].get_offsets()
+    assert_array_equal(offsets[:, 0], np.arange(len(values)))
+    assert_allclose(offsets[:, 1], search.cv_results_["mean_test_score"])
+
+
 def test_search_results_coarse_to_fine_rounds(iris):
     """Each round of a coarse-to-fine search has its colour and legend entry."""
     search = CoarseToFineSearchCV(
