@@ -1,5 +1,5 @@
-"""skbnnet: a batch-normalised MLP classifier for scikit-learn, and the tools
-to tune it (log-scale distributions, coarse-to-fine search)."""
+"""skbnnet: batch-normalised MLP estimators for scikit-learn, and the tools
+to tune them (log-scale distributions, coarse-to-fine search)."""
 
 from ._version import __version__
 
@@ -17,9 +17,11 @@ except ImportError as exc:  # a source checkout whose extension was not built
 from .classifier import BatchNormMLPClassifier
 from .distributions import LogUniform, LogUniformInt, OneMinusLogUniform
 from .model_selection import CoarseToFineSearchCV
+from .regressor import BatchNormMLPRegressor
 
 __all__ = [
     "BatchNormMLPClassifier",
+    "BatchNormMLPRegressor",
     "CoarseToFineSearchCV",
     "LogUniform",
     "LogUniformInt",

@@ -46,9 +46,9 @@ cdef extern from "_kernels.h" nogil:
     void activation_backward_f32(float*, const float*, Py_ssize_t, int)
     void activation_backward_f64(double*, const double*, Py_ssize_t, int)
     double softmax_cross_entropy_f32(float*, Py_ssize_t, Py_ssize_t,
-                                     const Py_ssize_t*, const float*)
+                                     const Py_ssize_t*, const float*, double)
     double softmax_cross_entropy_f64(double*, Py_ssize_t, Py_ssize_t,
-                                     const Py_ssize_t*, const double*)
+                                     const Py_ssize_t*, const double*, double)
 
 
 ACTIVATION_CODES = {
@@ -265,7 +265,7 @@ def activation_backward(floating[:, ::1] delta, const floating[:, ::1] A,
 
 
 def softmax_cross_entropy(floating[:, ::1] logits, const Py_ssize_t[::1] y,
-                          const floating[::1] weights):
+                          const floating[::1] weights, double smoothing=0.0):
     """Weighted cross-entropy of the softmax of ``logits``, and its gradient.
 
     Parameters
@@ -277,11 +277,15 @@ def softmax_cross_entropy(floating[:, ::1] logits, const Py_ssize_t[::1] y,
         Class indices.
     weights : ndarray of shape (m,)
         Non-negative sample weights summing to one.
+    smoothing : float, default=0.0
+        Label smoothing ``s`` in [0, 1): the target of row ``i`` is
+        ``(1 - s) * onehot(y_i) + s / n_classes``, as in
+        ``torch.nn.CrossEntropyLoss(label_smoothing=s)``.
 
     Returns
     -------
     loss : float
-        ``-sum_i weights_i * log softmax(logits)_{i, y_i}``.
+        ``-sum_i weights_i * sum_j target_ij * log softmax(logits)_ij``.
     """
     cdef Py_ssize_t m = logits.shape[0], k = logits.shape[1], i
     cdef double loss
@@ -295,8 +299,8 @@ def softmax_cross_entropy(floating[:, ::1] logits, const Py_ssize_t[::1] y,
     with nogil:
         if floating is float:
             loss = softmax_cross_entropy_f32(&logits[0, 0], m, k, &y[0],
-                                             &weights[0])
+                                             &weights[0], smoothing)
         else:
             loss = softmax_cross_entropy_f64(&logits[0, 0], m, k, &y[0],
-                                             &weights[0])
+                                             &weights[0], smoothing)
     return loss

@@ -180,31 +180,47 @@ SKB_CLONES static void activation_backward_##SFX(                              \
     }                                                                          \
 }                                                                              \
                                                                                \
-/* Weighted softmax cross-entropy of logits (m, k) with class indices y.       \
- * Returns sum_i w_i (log sum_j exp z_ij - z_iy) and overwrites the logits     \
- * with its gradient w_i (softmax(z_i) - onehot(y_i)). */                      \
+/* Weighted softmax cross-entropy of logits (m, k) with class indices y,     \
+ * against targets smoothed to (1 - s) onehot(y) + s / k. Returns            \
+ * sum_i w_i (log sum_j exp z_ij - (1 - s) z_iy - s / k sum_j z_ij) and      \
+ * overwrites the logits with its gradient w_i (softmax(z_i) - target_i). */ \
 static double softmax_cross_entropy_##SFX(                                     \
     T *restrict logits, ptrdiff_t m, ptrdiff_t k, const ptrdiff_t *restrict y, \
-    const T *restrict w)                                                       \
+    const T *restrict w, double s)                                             \
 {                                                                              \
     double loss = 0;                                                           \
+    const T spread = (T)(s / (double)k), keep = (T)(1.0 - s);                  \
     for (ptrdiff_t i = 0; i < m; i++) {                                        \
         T *row = logits + i * k;                                               \
         T top = row[0];                                                        \
         for (ptrdiff_t j = 1; j < k; j++) {                                    \
             top = row[j] > top ? row[j] : top;                                 \
         }                                                                      \
-        T picked = row[y[i]] - top;                                            \
+        double picked = (double)(row[y[i]] - top);                             \
+        if (s > 0) {                                                           \
+            double total = 0;                                                  \
+            for (ptrdiff_t j = 0; j < k; j++) {                                \
+                total += (double)(row[j] - top);                               \
+            }                                                                  \
+            picked = (1.0 - s) * picked + s / (double)k * total;               \
+        }                                                                      \
         T sum_exp = 0;                                                         \
         for (ptrdiff_t j = 0; j < k; j++) {                                    \
             row[j] = EXP(row[j] - top);                                        \
             sum_exp += row[j];                                                 \
         }                                                                      \
-        loss += (double)w[i] * ((double)LOG(sum_exp) - (double)picked);        \
-        for (ptrdiff_t j = 0; j < k; j++) {                                    \
-            row[j] = row[j] / sum_exp * w[i];                                  \
+        loss += (double)w[i] * ((double)LOG(sum_exp) - picked);                \
+        if (s > 0) {                                                           \
+            for (ptrdiff_t j = 0; j < k; j++) {                                \
+                row[j] = row[j] / sum_exp * w[i] - spread * w[i];              \
+            }                                                                  \
+            row[y[i]] -= keep * w[i];                                          \
+        } else {                                                               \
+            for (ptrdiff_t j = 0; j < k; j++) {                                \
+                row[j] = row[j] / sum_exp * w[i];                              \
+            }                                                                  \
+            row[y[i]] -= w[i];                                                 \
         }                                                                      \
-        row[y[i]] -= w[i];                                                     \
     }                                                                          \
     return loss;                                                               \
 }

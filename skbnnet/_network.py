@@ -17,7 +17,6 @@ Nothing here knows about scikit-learn: validation and bookkeeping live in the
 estimator.
 """
 
-import time
 from itertools import pairwise
 
 import numpy as np
@@ -107,16 +106,21 @@ class Workspace:
         The largest mini-batch.
     dtype : numpy dtype
         Computation dtype.
-    dropout : float
-        Dropout rate; masks and post-dropout outputs are kept only when > 0.
+    dropout : float, default=0.0
+        Dropout rate of the hidden units; masks and post-dropout outputs are
+        kept only when > 0. The workspace is the one place that holds it.
+    dropout_rng : numpy.random.Generator, default=None
+        Draws the dropout masks; needed when ``dropout > 0``.
     """
 
-    def __init__(self, layer_units, n_rows, dtype, dropout):
+    def __init__(self, layer_units, n_rows, dtype, dropout=0.0, dropout_rng=None):
         hidden = layer_units[1:-1]
 
         def buffers():
             return [np.empty((n_rows, units), dtype=dtype) for units in hidden]
 
+        self.dropout = dropout
+        self.dropout_rng = dropout_rng
         self.x_hat = buffers()
         self.activations = buffers()
         self.deltas = buffers()
@@ -134,6 +138,7 @@ class Workspace:
         self.batch_means, self.batch_vars = (
             split_by_layer(half, hidden) for half in np.split(self.batch_stats, 2)
         )
+        self.batch_weights = None
         self._grads = self._grad_views = None
 
     def gradient_views(self, grads, network):
@@ -210,6 +215,34 @@ class Network:
         self.__dict__.update(state)
         self._bind()
 
+    def state(self, out=None):
+        """A copy of the parameters and statistics, for :meth:`restore`.
+
+        Parameters
+        ----------
+        out : tuple, default=None
+            A previous state to overwrite instead of allocating a new one.
+        """
+        if out is None:
+            return self.params.copy(), self.stats.copy(), self.n_stat_updates
+        np.copyto(out[0], self.params)
+        np.copyto(out[1], self.stats)
+        return out[0], out[1], self.n_stat_updates
+
+    def restore(self, state):
+        """Put back parameters and statistics saved by :meth:`state`."""
+        params, stats, self.n_stat_updates = state
+        np.copyto(self.params, params)
+        np.copyto(self.stats, stats)
+
+    def is_finite(self):
+        """Whether the parameters are finite and no statistic is NaN.
+
+        An infinite running variance (features near the dtype's limit) only
+        scales its unit to zero at inference; NaN would spread.
+        """
+        return bool(np.isfinite(self.params).all() and not np.isnan(self.stats).any())
+
     @property
     def n_layers(self):
         return len(self.layer_units) - 1
@@ -231,63 +264,40 @@ class Network:
         for gamma in self.views.gammas:
             gamma[:] = 1.0
 
-    def loss_and_gradient(
-        self,
-        X,
-        target,
-        weights,
-        weight_sum,
-        alpha,
-        grads,
-        workspace,
-        dropout=0.0,
-        dropout_rng=None,
-        timings=None,
-    ):
-        """Forward and backward pass of one mini-batch in training mode.
+    def forward(self, X, target, weights, workspace, smoothing=0.0):
+        """Training-mode forward pass of one mini-batch; returns its loss.
 
         Parameters
         ----------
         X : {ndarray, sparse matrix} of shape (m, n_features)
             The mini-batch.
         target : ndarray
-            Class indices of shape (m,) for the softmax head, indicator
-            matrix of shape (m, n_outputs) for the logistic head.
+            Class indices of shape (m,) for the softmax head; a matrix of
+            shape (m, n_outputs) for the logistic (indicator) and identity
+            (regression) heads.
         weights : ndarray of shape (m,)
             Sample weights normalised to sum to one.
-        weight_sum : float
-            Sum of the raw sample weights of the batch; the L2 penalty is
-            ``alpha / (2 * weight_sum) * ||W||^2``, as in MLPClassifier.
-        alpha : float
-            L2 penalty on the weight matrices.
-        grads : ndarray of shape (n_params,)
-            Receives the gradient of the loss.
         workspace : Workspace
-            Work arrays with at least ``m`` rows. After the call its
-            ``batch_stats`` hold the batch means and variances.
-        dropout : float, default=0.0
-            Dropout rate.
-        dropout_rng : numpy.random.Generator, default=None
-            Draws the dropout masks; needed when ``dropout > 0``.
-        timings : ndarray of shape (3,), default=None
-            If given, the seconds spent in the forward pass (loss included)
-            and in the backward pass are added to its first two entries.
+            Work arrays with at least ``m`` rows, and the dropout rate and
+            generator. Afterwards its ``batch_stats`` hold the batch means
+            and variances and its ``logits`` the gradient of the loss with
+            respect to the output layer's pre-activations.
+        smoothing : float, default=0.0
+            Label smoothing of the classification heads.
 
         Returns
         -------
         loss : float
-            Weighted mean loss of the batch plus the L2 penalty.
+            Weighted mean loss of the batch, without the L2 penalty.
         """
-        if timings is not None:
-            forward_start = time.perf_counter()
         m = X.shape[0]
         ws = workspace
+        ws.batch_weights = weights
         views = self.views
-        n_hidden = self.n_layers - 1
         activate = ACTIVATIONS[self.activation]
 
         layer_input = X
-        for i in range(n_hidden):
+        for i in range(self.n_layers - 1):
             activations = ws.activations[i][:m]
             if self.batch_norm:
                 x_hat = ws.x_hat[i][:m]
@@ -309,20 +319,42 @@ class Network:
             activate(activations)
             if ws.masks is not None:
                 mask = ws.masks[i][:m]
-                dropout_mask(dropout_rng, dropout, mask)
+                dropout_mask(ws.dropout_rng, ws.dropout, mask)
                 layer_input = np.multiply(activations, mask, out=ws.outputs[i][:m])
             else:
                 layer_input = activations
 
-        delta = ws.logits[:m]
-        np.matmul(layer_input, views.coefs[-1], out=delta)
-        delta += views.intercepts[-1]
-        loss = LOSSES[self.out_activation](delta, target, weights)
-        if timings is not None:
-            forward_end = time.perf_counter()
-            timings[0] += forward_end - forward_start
+        logits = ws.logits[:m]
+        np.matmul(layer_input, views.coefs[-1], out=logits)
+        logits += views.intercepts[-1]
+        return LOSSES[self.out_activation](logits, target, weights, smoothing)
 
+    def backward(self, X, grads, workspace, l2_scale=0.0):
+        """Backward pass after :meth:`forward` on the same mini-batch.
+
+        Parameters
+        ----------
+        X : {ndarray, sparse matrix} of shape (m, n_features)
+            The mini-batch given to :meth:`forward`.
+        grads : ndarray of shape (n_params,)
+            Receives the gradient of the loss.
+        workspace : Workspace
+            The workspace :meth:`forward` filled.
+        l2_scale : float, default=0.0
+            ``alpha / weight_sum``: the L2 penalty
+            ``l2_scale / 2 * ||W||^2`` on the weight matrices is added to the
+            loss, as in MLPClassifier.
+
+        Returns
+        -------
+        penalty : float
+            The L2 penalty, to add to the loss :meth:`forward` returned.
+        """
+        ws = workspace
+        m = X.shape[0]
+        views = self.views
         grad_views = ws.gradient_views(grads, self)
+        delta = ws.logits[:m]
         np.sum(delta, axis=0, out=grad_views.intercepts[-1])
         for layer in range(self.n_layers - 1, -1, -1):
             layer_input = X if layer == 0 else ws.outputs[layer - 1][:m]
@@ -343,7 +375,7 @@ class Network:
                 batch_norm_backward(
                     previous,
                     ws.x_hat[h][:m],
-                    weights,
+                    ws.batch_weights,
                     views.gammas[h],
                     ws.inv_stds[h],
                     grad_views.gammas[h],
@@ -353,15 +385,22 @@ class Network:
                 np.sum(previous, axis=0, out=grad_views.intercepts[h])
             delta = previous
 
-        if alpha > 0:
-            n_coef = grad_views.n_coef_params
-            coef_params = self.params[:n_coef]
-            scale = float(alpha / weight_sum)
-            axpy(grads[:n_coef], coef_params, scale)
-            loss += 0.5 * scale * float(coef_params @ coef_params)
-        if timings is not None:
-            timings[1] += time.perf_counter() - forward_end
-        return loss
+        if l2_scale == 0:
+            return 0.0
+        n_coef = grad_views.n_coef_params
+        coef_params = self.params[:n_coef]
+        axpy(grads[:n_coef], coef_params, float(l2_scale))
+        return 0.5 * float(l2_scale) * float(coef_params @ coef_params)
+
+    def loss_and_gradient(
+        self, X, target, weights, grads, workspace, l2_scale=0.0, smoothing=0.0
+    ):
+        """Loss of one mini-batch (L2 penalty included) and its gradient.
+
+        :meth:`forward` then :meth:`backward`; see them for the parameters.
+        """
+        loss = self.forward(X, target, weights, workspace, smoothing)
+        return loss + self.backward(X, grads, workspace, l2_scale)
 
     def update_running_stats(self, batch_stats, momentum):
         """Exponentially weighted average of the batch statistics.
@@ -404,7 +443,11 @@ class Network:
         return Z
 
     def predict_proba(self, X):
-        """Output probabilities in inference mode (stored statistics only)."""
+        """Head outputs in inference mode (stored statistics only).
+
+        Probabilities for the softmax and logistic heads, values for the
+        identity (regression) head.
+        """
         A = self._hidden_output(X, self.n_layers - 1)
         logits = _dot(A, self.views.coefs[-1])
         logits += self.views.intercepts[-1]
@@ -440,47 +483,3 @@ class Network:
             limit = np.finfo(self.stats.dtype).max
             self.means[layer][:] = np.clip(shift + mean, -limit, limit)
             self.vars[layer][:] = np.clip(second / total - mean**2, 0.0, limit)
-
-    def train_batch(
-        self,
-        X,
-        target,
-        weights,
-        weight_sum,
-        alpha,
-        grads,
-        workspace,
-        optimizer,
-        stats_momentum,
-        dropout,
-        dropout_rng,
-        timings=None,
-    ):
-        """One optimiser step on one mini-batch; returns its loss.
-
-        The parameters are left untouched when the loss is not finite. With
-        ``timings`` (see :meth:`loss_and_gradient`) the update's seconds are
-        added to its third entry.
-        """
-        loss = self.loss_and_gradient(
-            X,
-            target,
-            weights,
-            weight_sum,
-            alpha,
-            grads,
-            workspace,
-            dropout,
-            dropout_rng,
-            timings,
-        )
-        if not np.isfinite(loss):
-            return loss
-        if timings is not None:
-            update_start = time.perf_counter()
-        optimizer.update_params(self.params, grads)
-        if self.batch_norm:
-            self.update_running_stats(workspace.batch_stats, stats_momentum)
-        if timings is not None:
-            timings[2] += time.perf_counter() - update_start
-        return loss

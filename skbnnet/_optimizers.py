@@ -5,7 +5,10 @@ step is one fused pass over it (the kernels of :mod:`skbnnet._fused`) instead
 of a Python loop over layers. The classes follow scikit-learn's
 ``_stochastic_optimizers``: ``update_params``, ``iteration_ends``
 (learning-rate schedules) and ``trigger_stopping`` (the ``"adaptive"``
-schedule). Unlike scikit-learn's, the schedules apply to every solver.
+schedule), plus ``batch_ends`` for the per-batch cosine schedule. Unlike
+scikit-learn's, the schedules apply to every solver, and every solver takes
+a decoupled weight decay on the leading ``n_decayed`` entries (the weight
+matrices), as ``torch.optim.AdamW`` does.
 """
 
 import math
@@ -15,27 +18,66 @@ import numpy as np
 from ._fused import adam_step, rmsprop_step, sgd_step
 
 
+def _normal_epsilon(epsilon, dtype):
+    """``epsilon``, raised to ``dtype``'s smallest normal number.
+
+    A smaller epsilon (say 1e-50 in float32) would round to 0 in the kernel,
+    and a zero gradient would then step by 0 / 0.
+    """
+    return max(float(epsilon), float(np.finfo(dtype).tiny))
+
+
 class BaseOptimizer:
-    """Learning-rate schedule shared by all solvers.
+    """Learning-rate schedule and weight decay shared by all solvers.
 
     Parameters
     ----------
     learning_rate_init : float
         Initial step size.
-    lr_schedule : {"constant", "invscaling", "adaptive"}
+    lr_schedule : {"constant", "invscaling", "adaptive", "cosine"}
         ``"invscaling"`` sets ``lr = learning_rate_init / (t + 1) ** power_t``
         after each epoch, with ``t`` the number of samples seen;
         ``"adaptive"`` divides the rate by 5 each time the loss stops
-        improving, and stops once it falls below 1e-6.
+        improving, and stops once it falls below 1e-6; ``"cosine"`` sets
+        ``lr = learning_rate_init * (1 + cos(pi * c)) / 2`` after each
+        mini-batch, ``c`` in [0, 1) being the position in the cycle advanced
+        by :meth:`batch_ends` (a cycle that ends starts again).
     power_t : float
         Exponent of ``"invscaling"``.
+    weight_decay : float, default=0.0
+        Decoupled weight decay: before each step,
+        ``params[:n_decayed] *= 1 - lr * weight_decay``.
+    n_decayed : int, default=0
+        Number of leading entries of the parameter vector that decay.
     """
 
-    def __init__(self, learning_rate_init, lr_schedule, power_t):
+    def __init__(
+        self, learning_rate_init, lr_schedule, power_t, weight_decay=0.0, n_decayed=0
+    ):
         self.learning_rate_init = learning_rate_init
         self.learning_rate = float(learning_rate_init)
         self.lr_schedule = lr_schedule
         self.power_t = power_t
+        self.weight_decay = float(weight_decay)
+        self.n_decayed = n_decayed
+        self.cycle_position = 0.0
+
+    def update_params(self, params, grads):
+        """Take one step in place: weight decay, then the solver's step."""
+        if self.weight_decay > 0:
+            decayed = params[: self.n_decayed]
+            decayed *= 1.0 - self.learning_rate * self.weight_decay
+        self._step(params, grads)
+
+    def batch_ends(self, fraction):
+        """Advance the cosine schedule by ``fraction`` of its cycle."""
+        if self.lr_schedule == "cosine":
+            self.cycle_position = (self.cycle_position + fraction) % 1.0
+            self.learning_rate = (
+                0.5
+                * float(self.learning_rate_init)
+                * (1.0 + math.cos(math.pi * self.cycle_position))
+            )
 
     def iteration_ends(self, time_step):
         """Update the learning rate at the end of an epoch."""
@@ -89,14 +131,17 @@ class SGDOptimizer(BaseOptimizer):
         momentum=0.9,
         nesterov=True,
         power_t=0.5,
+        weight_decay=0.0,
+        n_decayed=0,
     ):
-        super().__init__(learning_rate_init, lr_schedule, power_t)
+        super().__init__(
+            learning_rate_init, lr_schedule, power_t, weight_decay, n_decayed
+        )
         self.momentum = momentum
         self.nesterov = nesterov
         self.velocity = np.zeros_like(params)
 
-    def update_params(self, params, grads):
-        """Take one step in place."""
+    def _step(self, params, grads):
         sgd_step(
             params,
             grads,
@@ -125,17 +170,24 @@ class AdamOptimizer(BaseOptimizer):
         beta_2=0.999,
         epsilon=1e-8,
         power_t=0.5,
+        weight_decay=0.0,
+        n_decayed=0,
     ):
-        super().__init__(learning_rate_init, lr_schedule, power_t)
+        super().__init__(
+            learning_rate_init, lr_schedule, power_t, weight_decay, n_decayed
+        )
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        # In the kernel's dtype; see _normal_epsilon.
+        self._scaled_epsilon = _normal_epsilon(
+            epsilon / math.sqrt(1 - beta_2), params.dtype
+        )
         self.t = 0
         self.ms = np.zeros_like(params)
         self.vs = np.zeros_like(params)
 
-    def update_params(self, params, grads):
-        """Take one step in place."""
+    def _step(self, params, grads):
         self.t += 1
         # m / (sqrt(v) + eps) = c * ms / (sqrt(vs) + eps / sqrt(1 - beta_2))
         # with c = (1 - beta_1) / sqrt(1 - beta_2).
@@ -155,7 +207,7 @@ class AdamOptimizer(BaseOptimizer):
             self.beta_1,
             self.beta_2,
             lr,
-            self.epsilon / root,
+            self._scaled_epsilon,
         )
 
 
@@ -174,14 +226,18 @@ class RMSpropOptimizer(BaseOptimizer):
         beta_2=0.999,
         epsilon=1e-8,
         power_t=0.5,
+        weight_decay=0.0,
+        n_decayed=0,
     ):
-        super().__init__(learning_rate_init, lr_schedule, power_t)
+        super().__init__(
+            learning_rate_init, lr_schedule, power_t, weight_decay, n_decayed
+        )
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self._epsilon = _normal_epsilon(epsilon, params.dtype)
         self.ss = np.zeros_like(params)
 
-    def update_params(self, params, grads):
-        """Take one step in place."""
+    def _step(self, params, grads):
         rmsprop_step(
-            params, grads, self.ss, self.beta_2, self.learning_rate, self.epsilon
+            params, grads, self.ss, self.beta_2, self.learning_rate, self._epsilon
         )

@@ -37,21 +37,15 @@ def _batch(network, n_rows=7, seed=2):
 
 
 def _loss(network, X, target, sample_weight, alpha, dropout, grads=None):
-    workspace = Workspace(network.layer_units, X.shape[0], X.dtype, dropout)
+    # A fresh generator per call draws the same (fixed) dropout mask.
+    workspace = Workspace(
+        network.layer_units, X.shape[0], X.dtype, dropout, np.random.default_rng(0)
+    )
     if grads is None:
         grads = np.empty_like(network.params)
     weight_sum = sample_weight.sum()
-    # A fresh generator per call draws the same (fixed) dropout mask.
     return network.loss_and_gradient(
-        X,
-        target,
-        sample_weight / weight_sum,
-        weight_sum,
-        alpha,
-        grads,
-        workspace,
-        dropout,
-        np.random.default_rng(0),
+        X, target, sample_weight / weight_sum, grads, workspace, alpha / weight_sum
     )
 
 
@@ -173,19 +167,9 @@ def test_running_stats_follow_the_ema_formula():
         Z = X @ network.views.coefs[0]
         mean = weights @ Z
         var = weights @ (Z - mean) ** 2
-        network.train_batch(
-            X,
-            target,
-            weights,
-            sample_weight.sum(),
-            0.0,
-            grads,
-            workspace,
-            optimizer,
-            momentum,
-            0.0,
-            None,
-        )
+        network.loss_and_gradient(X, target, weights, grads, workspace)
+        optimizer.update_params(network.params, grads)
+        network.update_running_stats(workspace.batch_stats, momentum)
         batch_stats = workspace.batch_stats.copy()
         assert_allclose(
             network.unpack_stats(batch_stats[: batch_stats.size // 2])[0], mean

@@ -157,25 +157,33 @@ def _pre_activations(network, X, workspace):
     return result
 
 
-def _loss(network, X, target, sample_weight, alpha, dropout, grads, workspace):
+def _loss(network, X, target, sample_weight, alpha, smoothing, grads, workspace):
     weight_sum = sample_weight.sum()
     # A fresh generator per call draws the same dropout masks every time.
+    workspace.dropout_rng = np.random.default_rng(0)
     return network.loss_and_gradient(
         X,
         target,
         sample_weight / weight_sum,
-        weight_sum,
-        alpha,
         grads,
         workspace,
-        dropout,
-        np.random.default_rng(0),
+        alpha / weight_sum,
+        smoothing,
     )
 
 
 @pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu"])
 @pytest.mark.parametrize("batch_norm", [True, False])
-@pytest.mark.parametrize("out", ["softmax", "logistic"])
+@pytest.mark.parametrize(
+    "out, smoothing",
+    [
+        ("softmax", 0.0),
+        ("softmax", 0.2),
+        ("logistic", 0.0),
+        ("logistic", 0.2),
+        ("identity", 0.0),
+    ],
+)
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
 @settings(max_examples=5, deadline=None, derandomize=True)
 @given(
@@ -192,6 +200,7 @@ def test_gradient_matches_finite_differences(
     activation,
     batch_norm,
     out,
+    smoothing,
     dropout,
     n_features,
     hidden,
@@ -201,8 +210,10 @@ def test_gradient_matches_finite_differences(
     seed,
 ):
     """Backprop equals central finite differences (relative error < 1e-6) for
-    every activation, with and without batch norm, for both heads, with and
-    without dropout, and for any architecture and L2 penalty.
+    every activation, with and without batch norm, for the three heads
+    (softmax and logistic cross-entropy with and without label smoothing,
+    half squared error), with and without dropout, and for any architecture
+    and L2 penalty.
 
     ReLU is not differentiable at 0: examples where a ReLU input lies within
     1e-4 of its kink, which a finite-difference step could cross, are
@@ -218,12 +229,14 @@ def test_gradient_matches_finite_differences(
     X = rng.standard_normal((n_rows, n_features))
     if out == "softmax":
         target = rng.randint(n_outputs, size=n_rows)
-    else:
+    elif out == "logistic":
         target = rng.randint(2, size=(n_rows, n_outputs)).astype(float)
+    else:
+        target = rng.standard_normal((n_rows, n_outputs))
     sample_weight = rng.uniform(0.5, 2.0, size=n_rows)
     workspace = Workspace(units, n_rows, np.float64, dropout)
     grads = np.empty_like(network.params)
-    args = (X, target, sample_weight, alpha, dropout)
+    args = (X, target, sample_weight, alpha, smoothing)
     _loss(network, *args, grads, workspace)
     if activation == "relu":
         kink_distance = min(

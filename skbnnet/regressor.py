@@ -1,0 +1,404 @@
+"""BatchNormMLPRegressor: a scikit-learn MLP regressor with batch norm."""
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.metrics import r2_score
+
+from ._base import BaseBatchNormMLP, _restore_on_failure
+from ._compat import _fit_context
+
+
+class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
+    """Multi-layer perceptron regressor with batch normalisation.
+
+    Each hidden layer is ``Linear (no bias) -> BatchNorm -> activation ->
+    dropout``; the output layer is linear, trained on the half squared error
+    of (by default standardised) targets, one output per target. Trained by
+    mini-batch SGD (with momentum), RMSprop or Adam.
+
+    Parameter names and defaults follow
+    :class:`~sklearn.neural_network.MLPRegressor` wherever the concept is the
+    same, so the two can be swapped in a pipeline and a parameter grid.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        The ith element is the number of units of the ith hidden layer.
+
+    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
+        Activation of the hidden layers.
+
+    solver : {"sgd", "adam", "rmsprop"}, default="adam"
+        Optimiser. "sgd" uses ``momentum`` and ``nesterovs_momentum``;
+        "adam" uses ``beta_1``, ``beta_2`` and ``epsilon``; "rmsprop" keeps
+        an average of squared gradients with decay ``beta_2`` and divides by
+        its root plus ``epsilon``.
+
+    alpha : float, default=0.0001
+        Strength of the L2 penalty on the weight matrices (not on biases,
+        gamma or beta), divided by the mini-batch's total sample weight as in
+        MLPClassifier.
+
+    weight_decay : float, default=0.0
+        Decoupled weight decay, as in ``torch.optim.AdamW``: every step also
+        multiplies the weight matrices (not biases, gamma or beta) by
+        ``1 - lr * weight_decay``, ``lr`` being the current learning rate.
+        Applies to every solver.
+
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; "auto" is ``min(200, n_samples)``. A trailing batch
+        of a single row is merged into the previous one.
+
+    learning_rate : {"constant", "invscaling", "adaptive", "cosine"}, \
+            default="constant"
+        Learning-rate schedule, applied to every solver.
+
+        - "constant": ``learning_rate_init`` throughout.
+        - "invscaling": ``learning_rate_init / (t + 1) ** power_t`` after each
+          epoch, ``t`` being the number of samples seen.
+        - "adaptive": divide by 5 each time the loss (or validation score)
+          stops improving for ``n_iter_no_change`` epochs; stop below 1e-6.
+        - "cosine": cosine annealing from ``learning_rate_init`` to 0 over
+          ``max_iter`` epochs, updated after every mini-batch. Further
+          ``partial_fit`` calls start a new cycle.
+
+    learning_rate_init : float, default=0.001
+        Initial learning rate.
+
+    power_t : float, default=0.5
+        Exponent of the "invscaling" schedule.
+
+    max_iter : int, default=200
+        Maximum number of epochs.
+
+    shuffle : bool, default=True
+        Whether to shuffle the samples at every epoch.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling, the early-stopping split and
+        dropout. Pass an int for reproducible fits.
+
+    tol : float, default=1e-4
+        Improvement of the loss (or validation score) below which an epoch
+        counts as no improvement.
+
+    verbose : int, default=0
+        0 prints nothing; 1 prints one line per epoch (loss, validation
+        score, elapsed time); 2 adds the epoch's seconds spent in the
+        forward pass, the backward pass and the parameter update.
+
+    warm_start : bool, default=False
+        Continue from the current weights and statistics on ``fit``.
+
+    momentum : float, default=0.9
+        Momentum of "sgd", in [0, 1].
+
+    nesterovs_momentum : bool, default=True
+        Whether "sgd" uses Nesterov's momentum.
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (or use
+        ``X_val``), stop when its R² has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs, and restore the best parameters.
+
+    validation_fraction : float, default=0.1
+        Fraction of the training data held out for early stopping, in (0, 1).
+
+    beta_1 : float, default=0.9
+        Decay of Adam's first-moment average, in [0, 1).
+
+    beta_2 : float, default=0.999
+        Decay of Adam's and RMSprop's second-moment average, in [0, 1).
+
+    epsilon : float, default=1e-8
+        Numerical stability term of Adam and RMSprop.
+
+    n_iter_no_change : int, default=10
+        Number of epochs without improvement before stopping.
+
+    batch_norm : bool, default=True
+        Whether hidden layers are batch-normalised. Without batch norm their
+        linear maps have a bias.
+
+    batch_norm_momentum : float, default=0.9
+        Weight of the old value in the exponentially weighted running
+        statistics: ``running = m * running + (1 - m) * batch``, in (0, 1).
+        The running statistics start from the first batch's.
+
+    batch_norm_epsilon : float, default=1e-5
+        Added to the variance before taking its square root.
+
+    batch_norm_stats : {"running", "population"}, default="running"
+        Statistics used at inference. "running": the exponentially weighted
+        averages of the mini-batch statistics. "population": after training,
+        each layer's weighted mean and variance recomputed over the whole
+        training data of the call, layer by layer.
+
+    dropout : float, default=0.0
+        Probability of dropping each hidden unit during training (inverted
+        dropout), in [0, 1). 0 disables dropout.
+
+    scale_target : bool, default=True
+        Standardise the targets internally: the network learns
+        ``(y - target_mean_) / target_scale_`` (weighted mean and standard
+        deviation of the first fit) and predictions are mapped back. Without
+        it, targets far from unit scale (say in the hundreds) need many more
+        epochs or a different learning rate.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    loss_ : float
+        Training loss of the last epoch: half the mean squared error of the
+        scaled targets, plus the L2 penalty.
+
+    best_loss_ : float or None
+        Lowest training loss reached; None with early stopping.
+
+    loss_curve_ : list of float
+        Training loss of every epoch.
+
+    validation_scores_ : list of float or None
+        Validation R² of every epoch with early stopping (on the held out
+        fraction, or on ``X_val``), else None.
+
+    best_validation_score_ : float or None
+        Best validation R² with early stopping, else None.
+
+    n_iter_ : int
+        Number of epochs run by the last call to fit or partial_fit.
+
+    t_ : int
+        Number of training samples seen, over all calls.
+
+    n_layers_ : int
+        Number of layers, input and output included.
+
+    n_outputs_ : int
+        Number of targets.
+
+    out_activation_ : str
+        Output activation, always "identity".
+
+    target_mean_, target_scale_ : ndarray of shape (n_outputs_,)
+        The targets' scaling: predictions are the network's outputs times
+        ``target_scale_`` plus ``target_mean_`` (zeros and ones without
+        ``scale_target``).
+
+    coefs_ : list of ndarray
+        Weight matrix of each layer, of shape (fan_in, fan_out).
+
+    intercepts_ : list of ndarray
+        Biases of the layers that have one: the output layer with batch norm,
+        every layer without.
+
+    bn_gammas_, bn_betas_ : list of ndarray
+        Learned batch-norm scale and shift of each hidden layer (empty
+        without batch norm).
+
+    bn_means_, bn_vars_ : list of ndarray
+        Batch-norm statistics used at inference, per hidden layer (running or
+        population, see ``batch_norm_stats``).
+
+    See Also
+    --------
+    sklearn.neural_network.MLPRegressor : The same model without batch norm
+        or target scaling.
+    BatchNormMLPClassifier : The classifier of the same family.
+
+    Notes
+    -----
+    Computations run in the input's floating dtype: float32 input trains a
+    float32 network (faster), anything else float64.
+
+    The loss is ``sum_i w_i ||f(x_i) - y_i||^2 / (2 * n_outputs)`` over the
+    scaled targets, with ``w`` the sample weights normalised per mini-batch,
+    as MLPRegressor's squared error. Early stopping scores R² on the
+    validation set, as :meth:`score` does: R² is the metric a regressor is
+    judged by in scikit-learn, and for one target it orders epochs exactly as
+    the validation squared error does.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_friedman1
+    >>> from sklearn.model_selection import train_test_split
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skbnnet import BatchNormMLPRegressor
+    >>> X, y = make_friedman1(n_samples=500, noise=0.5, random_state=0)
+    >>> X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    >>> reg = make_pipeline(
+    ...     StandardScaler(),
+    ...     BatchNormMLPRegressor(hidden_layer_sizes=(64,), random_state=0))
+    >>> round(reg.fit(X_train, y_train).score(X_test, y_test), 1)
+    0.9
+    >>> reg.predict(X_test[:2]).shape
+    (2,)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseBatchNormMLP._parameter_constraints,
+        "scale_target": ["boolean"],
+    }
+
+    _y_numeric = True
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        weight_decay=0.0,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=0,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        batch_norm=True,
+        batch_norm_momentum=0.9,
+        batch_norm_epsilon=1e-5,
+        batch_norm_stats="running",
+        dropout=0.0,
+        scale_target=True,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            weight_decay=weight_decay,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            batch_norm=batch_norm,
+            batch_norm_momentum=batch_norm_momentum,
+            batch_norm_epsilon=batch_norm_epsilon,
+            batch_norm_stats=batch_norm_stats,
+            dropout=dropout,
+        )
+        self.scale_target = scale_target
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with one epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values. The first call fixes the target scaling.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        with _restore_on_failure(self):
+            return self._fit(X, y, sample_weight, True, None, None, None)
+
+    def _encode_targets(self, y, sample_weight, first_pass, incremental):
+        """The targets as a 2-D array in X's dtype, scaled."""
+        y = y.reshape(y.shape[0], -1).astype(sample_weight.dtype)
+        if first_pass:
+            if self.scale_target:
+                mean = np.average(y, axis=0, weights=sample_weight)
+                variance = np.average((y - mean) ** 2, axis=0, weights=sample_weight)
+                scale = np.sqrt(variance)
+                # A constant target keeps its scale (nothing to standardise).
+                scale[~(scale > 0)] = 1.0
+            else:
+                mean, scale = np.zeros(y.shape[1]), np.ones(y.shape[1])
+            self.target_mean_ = mean.astype(sample_weight.dtype)
+            self.target_scale_ = scale.astype(sample_weight.dtype)
+        else:
+            self._check_n_outputs(y, "y")
+        return (y - self.target_mean_) / self.target_scale_, sample_weight
+
+    def _check_n_outputs(self, y, name):
+        if y.shape[1] != self.target_mean_.shape[0]:
+            raise ValueError(
+                f"{name} has {y.shape[1]} targets, but this "
+                f"{type(self).__name__} was fitted with "
+                f"{self.target_mean_.shape[0]}."
+            )
+
+    def _encode_validation_targets(self, y_val, dtype):
+        y_val = y_val.reshape(y_val.shape[0], -1).astype(dtype)
+        self._check_n_outputs(y_val, "y_val")
+        return (y_val - self.target_mean_) / self.target_scale_
+
+    def _output_layer(self, target):
+        return target.shape[1], "identity"
+
+    def _prior_loss(self, target, sample_weight):
+        """Half squared error of predicting the (weighted) mean."""
+        mean = np.average(target, axis=0, weights=sample_weight)
+        variance = np.average((target - mean) ** 2, axis=0, weights=sample_weight)
+        return 0.5 * float(variance.mean())
+
+    def _validation_score(self, network, X, target, sample_weight):
+        """R² (averaged over targets), invariant to the targets' scaling."""
+        return r2_score(target, network.predict_proba(X), sample_weight=sample_weight)
+
+    def predict(self, X):
+        """Predict using the network, from the stored statistics only.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predicted values; one-dimensional for a single target.
+        """
+        y_pred = self._forward(X)
+        y_pred *= self.target_scale_
+        y_pred += self.target_mean_
+        return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
