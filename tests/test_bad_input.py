@@ -20,11 +20,11 @@ from sklearn.exceptions import (
     NotFittedError,
 )
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import check_is_fitted
 
 import skbnnet
 from skbnnet import BatchNormMLPClassifier
+from skbnnet._compat import InvalidParameterError
 
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
 X_IRIS = StandardScaler().fit_transform(X_IRIS)
