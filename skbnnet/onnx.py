@@ -1,9 +1,11 @@
 """ONNX export of skbnnet's estimators through skl2onnx (extra ``onnx``).
 
-Importing this module registers a converter, a shape calculator and the
-usual classifier options with :func:`skl2onnx.update_registered_converter`,
-so that :func:`skl2onnx.to_onnx` converts a fitted
-:class:`~skbnnet.BatchNormMLPClassifier`, alone or as the last step of a
+Importing this module registers converters and shape calculators (and, for
+the classifier, the usual classifier options) with
+:func:`skl2onnx.update_registered_converter`, so that
+:func:`skl2onnx.to_onnx` converts a fitted
+:class:`~skbnnet.BatchNormMLPClassifier` or
+:class:`~skbnnet.BatchNormMLPRegressor`, alone or as the last step of a
 :class:`~sklearn.pipeline.Pipeline`::
 
     import skbnnet.onnx  # noqa: F401  (registers the converters)
@@ -35,7 +37,12 @@ The output layer is ``MatMul`` + ``Add`` + ``Softmax`` (``Sigmoid`` for
 multilabel targets, clipped to ``[eps, 1 - eps]`` as ``predict_proba``
 does). The folding is done in float64 and rounded once to the export dtype.
 
-Outputs, as skl2onnx's ``MLPClassifier`` converter:
+The regressor's output layer has no activation; its target scaling
+``y = z * target_scale_ + target_mean_`` is folded into it as well:
+``W' = W * target_scale_[None, :]``, ``b' = b * target_scale_ +
+target_mean_``.
+
+Classifier outputs, as skl2onnx's ``MLPClassifier`` converter:
 
 * ``label``: ``classes_[argmax(proba)]`` (int64 for integer, boolean or
   integral float classes, string otherwise); for multilabel targets the
@@ -43,6 +50,10 @@ Outputs, as skl2onnx's ``MLPClassifier`` converter:
 * ``probabilities``: the ``predict_proba`` matrix (a list of dicts unless
   ``zipmap=False``); options ``zipmap``, ``nocl`` and
   ``output_class_labels`` behave as for ``MLPClassifier``.
+
+Regressor output, as skl2onnx's ``MLPRegressor`` converter: ``variable``, of
+shape ``[N, n_outputs_]`` (``[N, 1]`` for a single target, which
+:meth:`~skbnnet.BatchNormMLPRegressor.predict` returns as a 1-D array).
 
 Data types
 ----------
@@ -53,7 +64,8 @@ otherwise. A model fitted on float32 data is reproduced to about 1e-6 by a
 float graph; a model fitted on float64 data is reproduced to rounding error
 by a double graph, and to about float32 precision by a float graph (its
 parameters are rounded to float32), where a row whose two best classes are
-within that precision may get the other label.
+within that precision may get the other label. The same holds for the
+regressor's predictions.
 """
 
 import numbers
@@ -81,6 +93,7 @@ except ImportError as exc:
     ) from exc
 
 from .classifier import BatchNormMLPClassifier
+from .regressor import BatchNormMLPRegressor
 
 __all__ = ["fold_batch_norm"]
 
@@ -97,7 +110,7 @@ def fold_batch_norm(estimator):
 
     Parameters
     ----------
-    estimator : BatchNormMLPClassifier
+    estimator : BatchNormMLPClassifier or BatchNormMLPRegressor
         A fitted estimator.
 
     Returns
@@ -106,7 +119,9 @@ def fold_batch_norm(estimator):
         ``(W, b)`` of every layer in float64, hidden layers first: layer
         ``i`` maps ``A`` to ``A @ W + b``, followed by the hidden activation
         for every layer but the last. ``W`` has shape (fan_in, fan_out) and
-        ``b`` shape (fan_out,).
+        ``b`` shape (fan_out,). The output layer gives the network's output
+        before its head (softmax, logistic, or a regressor's target
+        scaling).
 
     Examples
     --------
@@ -317,4 +332,56 @@ update_registered_converter(
         "nocl": [True, False],
     },
     parser=_parse_classifier,
+)
+
+
+def convert_batch_norm_mlp_regressor(scope, operator, container):
+    """skl2onnx converter of :class:`~skbnnet.BatchNormMLPRegressor`.
+
+    Writes ``variable`` (``operator.outputs[0]``), the network's output with
+    the target scaling folded into the output layer.
+    """
+    model = operator.raw_operator
+    if model.activation not in _ONNX_ACTIVATIONS:
+        raise ValueError(f"Cannot export activation={model.activation!r}.")
+    layers = fold_batch_norm(model)
+    W, b = layers[-1]
+    scale = np.asarray(model.target_scale_, dtype=np.float64)
+    mean = np.asarray(model.target_mean_, dtype=np.float64)
+    layers[-1] = (W * scale, b * scale + mean)
+    output = _network_output(
+        scope, container, operator, layers, model.activation, _export_dtype(operator)
+    )
+    container.add_node(
+        "Identity",
+        output,
+        operator.outputs[0].full_name,
+        name=scope.get_unique_operator_name("Identity"),
+    )
+
+
+def calculate_batch_norm_mlp_regressor_output_shapes(operator):
+    """Declare ``variable`` as ``[N, n_outputs]`` in the graph's float type."""
+    if len(operator.inputs) != 1 or len(operator.outputs) != 1:
+        raise RuntimeError(
+            f"{type(operator.raw_operator).__name__} takes one input and "
+            f"gives one output, got {len(operator.inputs)} and "
+            f"{len(operator.outputs)}."
+        )
+    model = operator.raw_operator
+    check_is_fitted(model)
+    N = operator.inputs[0].get_first_dimension()
+    float_type = (
+        DoubleTensorType
+        if _export_dtype(operator)[1] is np.float64
+        else FloatTensorType
+    )
+    operator.outputs[0].type = float_type([N, model.n_outputs_])
+
+
+update_registered_converter(
+    BatchNormMLPRegressor,
+    "SkbnnetBatchNormMLPRegressor",
+    calculate_batch_norm_mlp_regressor_output_shapes,
+    convert_batch_norm_mlp_regressor,
 )

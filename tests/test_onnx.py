@@ -11,12 +11,16 @@ import warnings
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.datasets import make_classification, make_multilabel_classification
+from sklearn.datasets import (
+    make_classification,
+    make_multilabel_classification,
+    make_regression,
+)
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skbnnet import BatchNormMLPClassifier
+from skbnnet import BatchNormMLPClassifier, BatchNormMLPRegressor
 
 pytest.importorskip("skl2onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -289,3 +293,78 @@ def test_partial_fit_model_converts():
     labels, proba = _run(_session(clf, X, options={"zipmap": False}), X)
     assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=PROBA_TOL)
     _assert_labels_equal(labels, clf, X)
+
+
+def _regression_data(n_targets):
+    X, y = make_regression(
+        240, 8, n_informative=5, n_targets=n_targets, noise=1.0, random_state=0
+    )
+    X = ((X - X.mean(axis=0)) / X.std(axis=0)).astype(np.float32)
+    # Targets far from unit scale, so that the folded scaling matters.
+    return X, 40.0 * y + 300.0
+
+
+def _assert_regression_parity(onnx_output, model, X):
+    """onnxruntime's ``variable`` is predict's output to float32 precision
+    relative to the targets' scale."""
+    expected = model.predict(X)
+    assert onnx_output.shape == (X.shape[0], model.n_outputs_)
+    expected = expected.reshape(onnx_output.shape)
+    scale = np.abs(model.target_mean_) + model.target_scale_
+    error = np.abs(onnx_output - expected) / scale
+    assert error.max() <= PROBA_TOL, error.max()
+
+
+@pytest.mark.parametrize("n_targets", [1, 3])
+@pytest.mark.parametrize(
+    "batch_norm, batch_norm_stats",
+    [(False, "running"), (True, "running"), (True, "population")],
+    ids=["no-bn", "bn-running", "bn-population"],
+)
+@pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu"])
+def test_regressor_matches_predict(activation, batch_norm, batch_norm_stats, n_targets):
+    """The regressor's ``variable`` output equals predict, target scaling
+    folded into the output layer."""
+    X, y = _regression_data(n_targets)
+    reg = BatchNormMLPRegressor(
+        hidden_layer_sizes=(16, 8),
+        activation=activation,
+        batch_norm=batch_norm,
+        batch_norm_stats=batch_norm_stats,
+        max_iter=40,
+        batch_size=32,
+        learning_rate_init=0.01,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X, y)
+    assert reg.score(X, y) > 0.5
+    session = _session(reg, X)
+    assert [o.name for o in session.get_outputs()] == ["variable"]
+    (output,) = _run(session, X)
+    assert output.dtype == np.float32
+    _assert_regression_parity(output, reg, X)
+
+
+def test_regressor_pipeline_unscaled_targets_and_double():
+    """StandardScaler -> regressor converts; scale_target=False and a
+    float64 model in a double graph match predict too."""
+    X, y = _regression_data(1)
+    for dtype in [np.float32, np.float64]:
+        X_ = X.astype(dtype)
+        pipe = make_pipeline(
+            StandardScaler(),
+            BatchNormMLPRegressor(
+                hidden_layer_sizes=(8,), scale_target=False, max_iter=5, random_state=0
+            ),
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pipe.fit(X_, y / 300.0)
+        reg = pipe[-1]
+        assert_array_equal(reg.target_scale_, 1.0)
+        (output,) = _run(_session(pipe, X_), X_)
+        assert output.dtype == dtype
+        atol = 1e-12 if dtype == np.float64 else PROBA_TOL
+        assert_allclose(output.ravel(), pipe.predict(X_), rtol=0, atol=atol)

@@ -11,11 +11,15 @@ import warnings
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
-from sklearn.datasets import make_classification, make_multilabel_classification
+from sklearn.datasets import (
+    make_classification,
+    make_multilabel_classification,
+    make_regression,
+)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skbnnet import BatchNormMLPClassifier
+from skbnnet import BatchNormMLPClassifier, BatchNormMLPRegressor
 
 sio = pytest.importorskip("skops.io")
 
@@ -119,3 +123,30 @@ def test_pipeline_string_labels_early_stopping_and_multilabel():
         loaded = sio.loads(data, trusted=untrusted)
         assert_array_equal(loaded.predict(X_), model.predict(X_))
         assert_array_equal(loaded.predict_proba(X_), model.predict_proba(X_))
+
+
+@pytest.mark.parametrize("n_targets", [1, 2])
+def test_regressor_round_trip_then_partial_fit(n_targets):
+    """The regressor, its target scaling included, round-trips like the
+    classifier and keeps training identically after loading."""
+    X, y = make_regression(120, 5, n_targets=n_targets, random_state=0)
+    X = X.astype(np.float32)
+    y = 30.0 * y + 100.0
+    reg = _fit(
+        BatchNormMLPRegressor(
+            hidden_layer_sizes=(8,), max_iter=5, learning_rate="cosine", random_state=0
+        ),
+        X,
+        y,
+    )
+    data = sio.dumps(reg)
+    untrusted = sio.get_untrusted_types(data=data)
+    assert "skbnnet.regressor.BatchNormMLPRegressor" in untrusted
+    assert _own_types(untrusted), untrusted
+    loaded = sio.loads(data, trusted=untrusted)
+    assert_array_equal(loaded.predict(X), reg.predict(X))
+    assert_array_equal(loaded.target_scale_, reg.target_scale_)
+
+    reg.partial_fit(X, y)
+    loaded.partial_fit(X, y)
+    assert_array_equal(loaded.predict(X), reg.predict(X))
