@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import column_or_1d
 
@@ -161,8 +161,9 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseBatchNormMLP):
         Weights of the classes, multiplying ``sample_weight`` as in
         scikit-learn's linear models, so they reach both the loss and the
         batch-norm statistics. "balanced" weighs each class by
-        ``n_samples / (n_classes * count)``. Not for multilabel targets;
-        ``partial_fit`` takes a dict only.
+        ``total_weight / (n_classes * class_weight_sum)`` from the sample
+        weights. For multilabel targets only "balanced" (each label on its
+        own, the weights multiplied); ``partial_fit`` takes a dict only.
 
     Attributes
     ----------
@@ -234,8 +235,8 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseBatchNormMLP):
 
     ``sample_weight`` weights both the loss and the batch-norm statistics, so
     an integer weight is equivalent to repeating the row. A diverging fit
-    (a non-finite loss or parameter, or a mini-batch loss over 100 times that
-    of predicting the class prior) stops at once, restores the best
+    (a non-finite loss or parameter, or a mini-batch loss over 1e4 times
+    that of predicting the class prior) stops at once, restores the best
     parameters seen and warns. Ctrl-C stops training after the current mini-batch and
     keeps the model.
 
@@ -407,26 +408,43 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseBatchNormMLP):
                 f"but the data contains only one class: {self.classes_[0]}."
             )
         if self.class_weight is not None:
-            sample_weight = sample_weight * self._class_sample_weight(y, multilabel)
+            sample_weight = sample_weight * self._class_sample_weight(
+                y, sample_weight, multilabel
+            )
         return self._encode(y, sample_weight.dtype), sample_weight
 
-    def _class_sample_weight(self, y, multilabel):
+    def _class_sample_weight(self, y, sample_weight, multilabel):
+        """Each row's class weight; "balanced" from the weighted class counts,
+        so that integer sample weights still equal repeated rows."""
         if multilabel:
-            raise ValueError(
-                "class_weight is not supported for multilabel targets; weight "
-                "the rows with sample_weight instead."
-            )
-        if isinstance(self.class_weight, dict):
-            unknown = set(self.class_weight) - set(self.classes_.tolist())
-            if unknown:
-                raise InvalidParameterError(
-                    f"The 'class_weight' parameter of {type(self).__name__} names "
-                    f"classes not in the data: {sorted(unknown, key=str)}. The "
-                    f"classes are {self.classes_.tolist()}."
+            if self.class_weight != "balanced":
+                raise ValueError(
+                    "class_weight for multilabel targets can only be "
+                    "'balanced' (each label balanced on its own, the weights "
+                    "multiplied); weight the rows with sample_weight instead."
                 )
-            weights = np.array([self.class_weight.get(c, 1.0) for c in self.classes_])
-            return weights[np.searchsorted(self.classes_, y)]
-        return compute_sample_weight(self.class_weight, y)
+            columns = y.T
+        else:
+            columns = [y]
+        weights = np.ones_like(sample_weight)
+        for column in columns:
+            classes = np.unique(column)
+            if isinstance(self.class_weight, dict):
+                unknown = set(self.class_weight) - set(classes.tolist())
+                if unknown:
+                    raise InvalidParameterError(
+                        f"The 'class_weight' parameter of {type(self).__name__} "
+                        f"names classes not in the data: {sorted(unknown, key=str)}"
+                        f". The classes are {classes.tolist()}."
+                    )
+            per_class = compute_class_weight(
+                self.class_weight,
+                classes=classes,
+                y=column,
+                sample_weight=sample_weight,
+            )
+            weights *= per_class[np.searchsorted(classes, column)]
+        return weights
 
     def _encode(self, y, dtype):
         if self._label_binarizer.y_type_.startswith("multilabel"):

@@ -53,26 +53,6 @@ def test_computes_in_input_dtype(iris, dtype, expected):
     assert clf.predict_proba(X).dtype == expected
 
 
-@pytest.mark.parametrize("solver", ["sgd", "adam", "rmsprop"])
-@pytest.mark.parametrize("learning_rate_init", [10.0, 1e4])
-def test_divergence_restores_finite_parameters(iris, solver, learning_rate_init):
-    """A non-finite loss stops training, warns, and keeps predictions finite."""
-    X, y = iris
-    clf = _small(solver=solver, learning_rate_init=learning_rate_init, max_iter=200)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        clf.fit(X * 1e3, y)
-    messages = [str(w.message) for w in caught if w.category is ConvergenceWarning]
-    assert len(messages) <= 1
-    proba = clf.predict_proba(X * 1e3)
-    assert np.isfinite(proba).all()
-    assert_allclose(proba.sum(axis=1), 1)
-    assert all(np.isfinite(coef).all() for coef in clf.coefs_)
-    if messages and "diverged" in messages[0]:
-        assert "lower learning_rate_init" in messages[0]
-        assert clf.n_iter_ < 200
-
-
 def test_divergence_is_detected():
     """With an absurd learning rate SGD diverges and says so."""
     X, y = load_digits(return_X_y=True)

@@ -1,4 +1,10 @@
-"""scikit-learn's estimator checks, over the configurations users tune."""
+"""scikit-learn's estimator checks, over the configurations users tune.
+
+Every classifier configuration also runs ``check_class_weight_classifiers``
+(the estimator has a ``class_weight`` parameter). ``class_weight="balanced"``
+is not listed: like ``SGDClassifier``'s, it refuses ``partial_fit``, which
+several checks call; tests/test_classifier.py covers it.
+"""
 
 import pytest
 from sklearn.utils.estimator_checks import (
@@ -7,7 +13,7 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-from skbnnet import BatchNormMLPClassifier
+from skbnnet import BatchNormMLPClassifier, BatchNormMLPRegressor
 
 ESTIMATORS = [
     BatchNormMLPClassifier(),
@@ -16,6 +22,16 @@ ESTIMATORS = [
     BatchNormMLPClassifier(dropout=0.2),
     BatchNormMLPClassifier(batch_norm=False),
     BatchNormMLPClassifier(batch_norm_stats="population"),
+    # The recipe options a tuned model uses.
+    BatchNormMLPClassifier(
+        learning_rate="cosine", weight_decay=0.01, label_smoothing=0.1
+    ),
+    BatchNormMLPRegressor(),
+    BatchNormMLPRegressor(solver="sgd", nesterovs_momentum=True),
+    BatchNormMLPRegressor(dropout=0.2),
+    BatchNormMLPRegressor(batch_norm=False),
+    BatchNormMLPRegressor(batch_norm_stats="population"),
+    BatchNormMLPRegressor(learning_rate="cosine", weight_decay=0.01),
 ]
 
 DROPOUT_REASON = (
@@ -44,6 +60,9 @@ def test_dataframe_column_names_consistency(estimator):
     check_dataframe_column_names_consistency(type(estimator).__name__, estimator)
 
 
-def test_param_validation():
+@pytest.mark.parametrize(
+    "estimator", [BatchNormMLPClassifier(), BatchNormMLPRegressor()]
+)
+def test_param_validation(estimator):
     """Every invalid hyperparameter raises InvalidParameterError."""
-    check_param_validation("BatchNormMLPClassifier", BatchNormMLPClassifier())
+    check_param_validation(type(estimator).__name__, estimator)
