@@ -1,6 +1,7 @@
 """The README's Quick start, CI, the package metadata and the pytest
 configuration stay consistent."""
 
+import ast
 import configparser
 import os
 import re
@@ -126,3 +127,20 @@ def test_plugin_warnings_do_not_stop_the_run(tmp_path):
     assert "INTERNALERROR" not in output, output
     assert "a plugin warns while pytest configures" in output
     assert re.search(r"\b2 failed, 1 passed\b", output), output
+
+
+def test_warnings_carry_stacklevel():
+    """Every warnings.warn in skbnnet passes stacklevel, so that a warning
+    points at the user's call rather than at skbnnet's internals."""
+    package = Path(skbnnet.__file__).parent
+    missing = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "attr", getattr(node.func, "id", None))
+            if name == "warn" and not any(
+                keyword.arg == "stacklevel" for keyword in node.keywords
+            ):
+                missing.append(f"{path.relative_to(package)}:{node.lineno}")
+    assert missing == []
