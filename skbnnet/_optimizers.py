@@ -82,8 +82,10 @@ class BaseOptimizer:
     def iteration_ends(self, time_step):
         """Update the learning rate at the end of an epoch."""
         if self.lr_schedule == "invscaling":
-            self.learning_rate = (
-                float(self.learning_rate_init) / (time_step + 1) ** self.power_t
+            # exp(-p * log(t + 1)) underflows to 0 where (t + 1) ** p would
+            # raise OverflowError (power_t=1000, say).
+            self.learning_rate = float(self.learning_rate_init) * math.exp(
+                -self.power_t * math.log(time_step + 1)
             )
 
     def trigger_stopping(self, msg, verbose):

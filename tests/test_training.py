@@ -375,3 +375,15 @@ def test_early_stopping_with_mostly_zero_weights(iris):
     n_weighted = np.count_nonzero(weight)
     n_train = n_weighted - math.ceil(0.1 * n_weighted)
     assert clf.t_ == clf.n_iter_ * n_train
+
+
+def test_huge_power_t_does_not_overflow(iris):
+    """invscaling with power_t=1000 (valid) drives the rate to 0 instead of
+    raising Python's OverflowError from (t + 1) ** power_t."""
+    X, y = iris
+    clf = BatchNormMLPClassifier(
+        (8,), learning_rate="invscaling", power_t=1e3, max_iter=3, random_state=0
+    )
+    _fit_recording(clf, X, y)
+    assert clf._optimizer.learning_rate == 0.0
+    assert np.isfinite(clf.predict_proba(X)).all()
