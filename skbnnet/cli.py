@@ -6,14 +6,16 @@ test set, searches the hyperparameters of a
 rest, and reports the best candidates and the held-out accuracy. For
 example::
 
-    skbnnet tune
-    skbnnet tune --csv data.csv --target label --search random --output results
+    skbnnet tune                       # digits, a 60 s budget
+    skbnnet tune --time 120 --csv data.csv --target label --output results
+    skbnnet tune --search random --n-iter 30
 """
 
 import argparse
 import json
 import math
 import sys
+import tempfile
 import time
 import warnings
 from contextlib import contextmanager, nullcontext
@@ -31,8 +33,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.multiclass import check_classification_targets
 
 from .classifier import BatchNormMLPClassifier
-from .distributions import LogUniform, LogUniformInt, OneMinusLogUniform
-from .model_selection import CoarseToFineSearchCV
+from .model_selection import CoarseToFineSearchCV, default_search_space
 
 _DATASETS = {
     "digits": datasets.load_digits,
@@ -41,16 +42,19 @@ _DATASETS = {
     "breast_cancer": datasets.load_breast_cancer,
 }
 
-# Candidates per round of coarse-to-fine search; a random search gets the
-# same total budget.
+# Candidates per round of coarse-to-fine search without a time budget; a
+# random search gets the same total.
 _N_ITER = 10
 _N_ROUNDS = 3
 
-# Without early stopping, which would hold out a tenth of the small CV
-# training sets and stop on a noisy score: 30 epochs are enough at the
-# learning rates the search favours, and keep the default run on digits
-# within a minute on 2 cores.
-_MAX_ITER = 30
+# Seconds of the default coarse-to-fine search, refit included.
+_TIME = 60.0
+
+# Epochs of the longest fits, the top of the coarse-to-fine search's
+# successive halving (max_iter / 9, / 3, full). Without early stopping, which
+# would hold out a tenth of the small CV training sets and stop on a noisy
+# score; the cosine schedule anneals over these epochs.
+_MAX_ITER = 60
 
 
 def _int_at_least(minimum):
@@ -65,6 +69,14 @@ def _int_at_least(minimum):
     # argparse names the type in its "invalid integer value" message.
     parse.__name__ = "integer"
     return parse
+
+
+def _seconds(text):
+    """Argparse type: a number of seconds >= 0."""
+    value = float(text)
+    if not value >= 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
 
 
 def _fraction(text):
@@ -119,18 +131,33 @@ def _build_parser():
         help="search strategy",
     )
     search.add_argument(
+        "--time",
+        type=_seconds,
+        default=_TIME,
+        metavar="SECONDS",
+        help=(
+            "time budget of the coarse-to-fine search, refit included: it "
+            "plans its rounds to end within it; 0 searches --n-iter "
+            "candidates in each of --n-rounds rounds instead"
+        ),
+    )
+    search.add_argument(
         "--n-iter",
         type=_int_at_least(1),
         help=(
-            f"candidates per round for coarse-to-fine (default {_N_ITER}), in "
-            f"all for random (default {_N_ITER * _N_ROUNDS}); ignored by grid"
+            f"candidates per round for coarse-to-fine with --time 0 (default "
+            f"{_N_ITER}), in all for random (default {_N_ITER * _N_ROUNDS}); "
+            "ignored by grid"
         ),
     )
     search.add_argument(
         "--n-rounds",
         type=_int_at_least(1),
         default=_N_ROUNDS,
-        help="rounds of coarse-to-fine search",
+        help=(
+            "rounds of coarse-to-fine search; with a time budget, the rungs "
+            "of its successive halving of epochs"
+        ),
     )
     search.add_argument(
         "--cv", type=_int_at_least(2), default=3, help="cross-validation folds"
@@ -202,33 +229,6 @@ def _preprocessor(X):
     )
 
 
-def _max_batch_size(n_train, cv):
-    """Rows of the smallest training set of the cross-validation.
-
-    Larger batches would be clipped, with a warning from every fit.
-    """
-    return n_train - math.ceil(n_train / cv)
-
-
-def _search_space(max_batch_size):
-    """Default distributions of the classifier's hyperparameters.
-
-    Log scales, as the learning rate, the weight decay and the batch size
-    matter by their order of magnitude, and ``beta_1`` by that of
-    ``1 - beta_1``. Narrower hidden layers score as well in cross-validation
-    on digits but generalise worse; dropout regularises the wide ones.
-    """
-    high = min(256, max_batch_size)
-    return {
-        "clf__learning_rate_init": LogUniform(1e-4, 1e-1),
-        "clf__alpha": LogUniform(1e-6, 1e-2),
-        "clf__beta_1": OneMinusLogUniform(0.8, 0.99),
-        "clf__batch_size": LogUniformInt(min(16, high // 2), high),
-        "clf__hidden_layer_sizes": [(128,), (256,), (128, 128)],
-        "clf__dropout": [0.0, 0.1, 0.2],
-    }
-
-
 def _make_search(args, pipeline, space):
     common = {
         "cv": args.cv,
@@ -259,6 +259,7 @@ def _make_search(args, pipeline, space):
         space,
         n_iter=args.n_iter or _N_ITER,
         n_rounds=args.n_rounds,
+        max_time=args.time or None,
         random_state=args.random_state,
         **common,
     )
@@ -290,17 +291,40 @@ def _top_candidates(cv_results, n=5):
     )
     if "round" in results:
         table["round"] = results["round"]
+    if "n_resources" in results:
+        table["epochs"] = results["n_resources"]
     for column in results.columns[results.columns.str.startswith("param_")]:
+        if column == "param_clf__max_iter" and "epochs" in table:
+            continue
         table[column.removeprefix("param_clf__")] = results[column].map(
             lambda value: f"{value:.3g}" if isinstance(value, float) else value
         )
     return table
 
 
+def _prepare_output(directory):
+    """Create `directory` and check that files can be written in it.
+
+    Done before searching, so that a bad ``--output`` does not throw away
+    the search's work.
+    """
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OSError(
+            f"--output {directory}: cannot create or write to this directory "
+            f"({reason}); choose another with --output DIR"
+        ) from None
+    return directory
+
+
 def _save(search, directory):
     """Write the search results and the refitted model to `directory`."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(search.cv_results_).to_csv(directory / "cv_results.csv", index=False)
     params = json.dumps(search.best_params_, indent=2)
     (directory / "best_params.json").write_text(params + "\n")
@@ -318,7 +342,9 @@ def _load_data(args):
 
 def _print_summary(search, test_accuracy, wall_time):
     results = search.cv_results_
-    print(f"\nEvaluated {len(results['params'])} candidates.\nBest parameters:")
+    rounds = getattr(search, "n_rounds_", None)
+    rounds = f" in {rounds} rounds" if rounds is not None else ""
+    print(f"\nEvaluated {len(results['params'])} candidates{rounds}.\nBest parameters:")
     for name, value in search.best_params_.items():
         print(f"  {name.removeprefix('clf__')}: {value}")
     best_std = results["std_test_score"][search.best_index_]
@@ -331,6 +357,8 @@ def _print_summary(search, test_accuracy, wall_time):
 
 def _tune(args):
     start = time.perf_counter()
+    if args.output is not None:
+        _prepare_output(args.output)
     X, y = _load_data(args)
     check_classification_targets(y)
     X_train, X_test, y_train, y_test = train_test_split(
@@ -338,14 +366,20 @@ def _tune(args):
     )
     clf = BatchNormMLPClassifier(max_iter=_MAX_ITER, random_state=args.random_state)
     pipeline = Pipeline([("preprocess", _preprocessor(X)), ("clf", clf)])
-    space = _search_space(_max_batch_size(len(X_train), args.cv))
+    space = default_search_space(X_train, y_train, prefix="clf__", cv=args.cv)
     search = _make_search(args, pipeline, space)
     print(
         f"Data: {args.csv or args.dataset}, {len(X_train)} training and "
         f"{len(X_test)} test samples, {X.shape[1]} features, "
         f"{y.nunique()} classes"
     )
-    print(f"Search: {args.search}, {args.cv}-fold cross-validation", flush=True)
+    budget = ""
+    if args.search == "coarse-to-fine" and args.time:
+        budget = f", a {args.time:g} s budget (refit included)"
+    print(
+        f"Search: {args.search}, {args.cv}-fold cross-validation{budget}",
+        flush=True,
+    )
 
     backend = nullcontext() if args.scheduler is None else _dask_backend(args.scheduler)
     # The summary reports every candidate's score; a warning per fit that

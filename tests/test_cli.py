@@ -31,8 +31,8 @@ def _assert_one_line_error(code, err, expected):
 
 
 def test_coarse_to_fine_reports_and_writes_outputs(capsys, tmp_path):
-    """The default search prints rounds and a summary, and saves its results."""
-    argv = TINY + ["--n-iter", "2", "--n-rounds", "2", "--n-jobs", "2"]
+    """Without a budget: rounds of --n-iter candidates, a summary, saved results."""
+    argv = TINY + ["--time", "0", "--n-iter", "2", "--n-rounds", "2", "--n-jobs", "2"]
     code, out, err = _run(capsys, argv + ["--output", str(tmp_path)])
     assert code == 0
     assert err == ""
@@ -142,7 +142,8 @@ def test_dask_scheduler(capsys):
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0"
     ) as cluster:
-        argv = TINY + ["--n-iter", "2", "--n-rounds", "1", "--n-jobs", "-1"]
+        argv = TINY + ["--time", "0", "--n-iter", "2", "--n-rounds", "1"]
+        argv += ["--n-jobs", "-1"]
         code, out, _ = _run(capsys, argv + ["--scheduler", cluster.scheduler_address])
     assert code == 0
     assert "Test accuracy:" in out
@@ -155,7 +156,10 @@ def test_missing_dask_names_the_extra(capsys, monkeypatch):
     _assert_one_line_error(code, err, "pip install 'skbnnet[distributed]'")
 
 
-@pytest.mark.parametrize("option", [["--cv", "1"], ["--test-size", "1.5"]])
+@pytest.mark.parametrize(
+    "option",
+    [["--cv", "1"], ["--test-size", "1.5"], ["--time", "-1"], ["--time", "nan"]],
+)
 def test_invalid_option_exits_with_status_2(capsys, option):
     """argparse rejects out-of-range options itself, with status 2."""
     with pytest.raises(SystemExit) as exc_info:
@@ -182,3 +186,37 @@ def test_python_m_skbnnet(tmp_path, argv, status):
     assert proc.returncode == status
     assert "Traceback" not in proc.stderr
     assert ("Test accuracy:" in proc.stdout) == (status == 0)
+
+
+def test_time_budget_plans_rounds_and_reports_it(capsys, tmp_path):
+    """--time runs a budgeted search: rounds of growing epochs, all saved."""
+    argv = TINY + ["--time", "6", "--output", str(tmp_path)]
+    code, out, _ = _run(capsys, argv)
+    assert code == 0
+    assert "a 6 s budget (refit included)" in out
+    assert "Test accuracy:" in out
+    results = pd.read_csv(tmp_path / "cv_results.csv")
+    assert results["round"].nunique() >= 2
+    rounds = results.groupby("round")["n_resources"].max()
+    assert rounds.is_monotonic_increasing
+    assert (results["param_clf__max_iter"] == results["n_resources"]).all()
+    assert "epochs" in out
+
+
+def test_output_directory_is_created_before_searching(capsys, tmp_path):
+    """--output is created first, even when the search then cannot run."""
+    directory = tmp_path / "new" / "results"
+    argv = ["tune", "--csv", str(tmp_path / "missing.csv"), "--target", "y"]
+    code, _, err = _run(capsys, argv + ["--output", str(directory)])
+    _assert_one_line_error(code, err, "No such file or directory")
+    assert directory.is_dir()
+
+
+def test_unusable_output_fails_before_searching(capsys, tmp_path):
+    """An --output that cannot be a directory fails at once, with one line."""
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a directory")
+    code, out, err = _run(capsys, TINY + ["--output", str(blocker / "results")])
+    _assert_one_line_error(code, err, f"--output {blocker / 'results'}")
+    assert "choose another with --output DIR" in err
+    assert "Data:" not in out

@@ -1,8 +1,12 @@
+"""CoarseToFineSearchCV: rounds, quantile windows, failures, time budget."""
+
 import numbers
+import time
 
 import numpy as np
 import pytest
 from scipy import stats
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import load_iris, make_classification
 from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LogisticRegression, SGDClassifier
@@ -458,10 +462,12 @@ def test_verbose_prints_one_line_per_round(capsys):
         ({"zoom": 0.0}, "zoom"),
         ({"zoom": 1.0}, "zoom"),
         ({"zoom": 1.5}, "zoom"),
+        ({"max_time": 0}, "max_time"),
+        ({"max_time": -1.0}, "max_time"),
     ],
 )
 def test_invalid_parameters(params, name):
-    """Out-of-range n_rounds, top_k, n_iter and zoom raise InvalidParameterError."""
+    """Out-of-range n_rounds, top_k, n_iter, zoom, max_time: InvalidParameterError."""
     search = CoarseToFineSearchCV(
         LogisticRegression(), {"C": stats.loguniform(1e-3, 1e2)}, **params
     )
@@ -469,3 +475,185 @@ def test_invalid_parameters(params, name):
         ValueError, match=f"The '{name}' parameter of CoarseToFineSearchCV must be"
     ):
         search.fit(X_IRIS, Y_IRIS)
+
+
+class _FailsBelow(ClassifierMixin, BaseEstimator):
+    """Predicts the majority class; fit fails when ``x < 0.5``."""
+
+    def __init__(self, x=1.0):
+        self.x = x
+
+    def fit(self, X, y):
+        if self.x < 0.5:
+            raise ValueError(f"x={self.x} is too small")
+        self.classes_, counts = np.unique(y, return_counts=True)
+        self.majority_ = self.classes_[np.argmax(counts)]
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.majority_)
+
+
+def test_round_whose_fits_all_fail_is_recorded_and_search_goes_on():
+    """A round of only failed fits gets NaN scores; later rounds still run.
+
+    With random_state=2 both candidates of round 0 draw ``x < 0.5``.
+    """
+    search = CoarseToFineSearchCV(
+        _FailsBelow(),
+        {"x": stats.uniform(0, 1)},
+        n_iter=2,
+        n_rounds=3,
+        cv=2,
+        random_state=2,
+    )
+    with pytest.warns((FitFailedWarning, UserWarning)) as record:
+        search.fit(X_IRIS, Y_IRIS)
+    messages = [str(w.message) for w in record]
+    assert any("All the 4 fits of this round failed" in m for m in messages)
+    results = search.cv_results_
+    np.testing.assert_array_equal(results["round"], [0, 0, 1, 1, 2, 2])
+    assert np.all(np.isnan(results["mean_test_score"][:2]))
+    assert np.isfinite(results["mean_test_score"][2:]).any()
+    assert search.n_rounds_ == 3
+    assert search.best_params_["x"] >= 0.5
+
+
+@pytest.mark.parametrize("max_time", [None, 5.0])
+def test_raises_only_when_every_fit_of_every_round_failed(max_time):
+    """The error names all the fits of all rounds."""
+    search = CoarseToFineSearchCV(
+        _FailsBelow(),
+        {"x": stats.uniform(0, 0.4)},
+        n_iter=2,
+        n_rounds=2,
+        cv=2,
+        max_time=max_time,
+        random_state=0,
+    )
+    with (
+        pytest.warns((FitFailedWarning, UserWarning)),
+        pytest.raises(ValueError, match=r"All the \d+ fits of the \d+ round"),
+    ):
+        search.fit(X_IRIS, Y_IRIS)
+
+
+class _Sleeper(ClassifierMixin, BaseEstimator):
+    """A classifier whose fit takes ``max_iter * seconds_per_epoch`` seconds.
+
+    Its accuracy grows with ``max_iter`` and is best near ``x = 0.3``, so that
+    promotions and the final choice are predictable.
+    """
+
+    def __init__(self, x=0.5, max_iter=27, seconds_per_epoch=0.004):
+        self.x = x
+        self.max_iter = max_iter
+        self.seconds_per_epoch = seconds_per_epoch
+
+    def fit(self, X, y):
+        time.sleep(self.max_iter * self.seconds_per_epoch)
+        self.classes_ = np.unique(y)
+        return self
+
+    def score(self, X, y):
+        return 1.0 - abs(self.x - 0.3) - 1.0 / self.max_iter
+
+
+def _budget_search(max_time, **params):
+    return CoarseToFineSearchCV(
+        _Sleeper(),
+        {"x": stats.uniform(0, 1)},
+        max_time=max_time,
+        cv=2,
+        random_state=0,
+        **params,
+    )
+
+
+def test_budget_halves_epochs_round_after_round():
+    """Many short fits, then the best third retrained 3 times longer.
+
+    cv_results_ records each candidate's round and epoch budget
+    (``n_resources``, also its ``max_iter``); the best candidate is among
+    the longest fits; the whole search, refit included, ends near the budget.
+    """
+    search = _budget_search(4.0)
+    start = time.perf_counter()
+    search.fit(X_IRIS, Y_IRIS)
+    elapsed = time.perf_counter() - start
+    results = search.cv_results_
+    rounds, epochs = results["round"], results["n_resources"]
+    assert search.n_rounds_ >= 3
+    assert np.all(np.diff(rounds) >= 0)
+    np.testing.assert_array_equal(results["param_max_iter"], epochs)
+    # The planned ladder: 27 / 9, 27 / 3, 27, and 27 for the extra rounds.
+    for round_idx, expected in enumerate([3, 9, 27]):
+        assert np.all(epochs[rounds == round_idx] == expected)
+    assert np.all(epochs[rounds >= 3] == 27)
+    counts = np.bincount(rounds)
+    assert counts[0] > counts[1] > 0
+    # Round 1 retrains the best of round 0 first.
+    round0 = np.flatnonzero(rounds == 0)
+    best0 = round0[np.argmax(results["mean_test_score"][round0])]
+    first1 = np.flatnonzero(rounds == 1)[0]
+    assert results["params"][first1]["x"] == results["params"][best0]["x"]
+    assert epochs[search.best_index_] == 27
+    assert search.best_estimator_.max_iter == 27
+    # Generous: the sleeps alone are predictable, the machine may be busy.
+    assert elapsed < 2 * 4.0
+
+
+def test_budget_launches_no_batch_past_the_deadline(monkeypatch):
+    """Every batch is predicted to end before the deadline when launched.
+
+    The fits sleep for a known time, so a batch's prediction is checked
+    against its launch time and the deadline, whatever the machine's load.
+    """
+    search = _budget_search(2.0, n_jobs=1)
+    launches = []
+    original = search._run_search
+
+    def run_search(evaluate_candidates):
+        def evaluate(candidates, **kwargs):
+            launches.append((time.perf_counter(), list(candidates)))
+            return evaluate_candidates(candidates, **kwargs)
+
+        return original(evaluate)
+
+    monkeypatch.setattr(search, "_run_search", run_search)
+    start = time.perf_counter()
+    search.fit(X_IRIS, Y_IRIS)
+    for launched, candidates in launches[1:]:
+        # Two splits of max_iter * 4 ms each; the refit is one more fit.
+        sleep = sum(2 * c["max_iter"] * 0.004 for c in candidates)
+        assert launched - start + sleep <= 2.0
+    assert len(launches) > 3
+
+
+def test_budget_rounds_are_prefixes_of_one_stream():
+    """With a budget, round 0 draws a prefix of a stream fixed by random_state.
+
+    How many candidates fit in a round depends on measured times; which
+    ones does not.
+    """
+    short = _budget_search(1.0).fit(X_IRIS, Y_IRIS).cv_results_
+    long = _budget_search(3.0).fit(X_IRIS, Y_IRIS).cv_results_
+    first = [p["x"] for p, r in zip(short["params"], short["round"]) if r == 0]
+    second = [p["x"] for p, r in zip(long["params"], long["round"]) if r == 0]
+    n = min(len(first), len(second))
+    assert n >= 2
+    assert first[:n] == second[:n]
+
+
+def test_budget_without_epochs_parameter_plans_rounds():
+    """An estimator without max_iter gets budgeted rounds of full fits."""
+    search = CoarseToFineSearchCV(
+        KNeighborsClassifier(),
+        {"n_neighbors": stats.randint(1, 30)},
+        max_time=1.5,
+        cv=3,
+        random_state=0,
+    ).fit(X_IRIS, Y_IRIS)
+    assert "n_resources" not in search.cv_results_
+    assert search.n_rounds_ >= 2
+    assert search.best_score_ > 0.9

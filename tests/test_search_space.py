@@ -1,0 +1,113 @@
+"""default_search_space and to_optuna: contents, and the searches that take them."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import RandomizedSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skbnnet import BatchNormMLPClassifier, LogUniform, OneMinusLogUniform
+from skbnnet.model_selection import (
+    CoarseToFineSearchCV,
+    default_search_space,
+    to_optuna,
+)
+
+X_IRIS, Y_IRIS = load_iris(return_X_y=True)
+PREFIX = "batchnormmlpclassifier__"
+
+
+def _pipeline():
+    return make_pipeline(
+        StandardScaler(),
+        BatchNormMLPClassifier(max_iter=3, random_state=0),
+    )
+
+
+@pytest.mark.parametrize("shape", [(150, 4), (1797, 64), (5000, 784)])
+def test_space_has_the_recipe(shape):
+    """Wide and deep stacks, strong regularisation, log scales, cosine."""
+    space = default_search_space(np.zeros(shape), np.zeros(shape[0]))
+    layers = space["hidden_layer_sizes"]
+    assert max(max(sizes) for sizes in layers) >= 1024
+    assert {len(sizes) for sizes in layers} == {1, 2, 3}
+    assert all(len(set(sizes)) == 1 for sizes in layers)
+    assert space["learning_rate_init"] == LogUniform(1e-4, 1e-1)
+    assert space["alpha"].high >= 1 and space["weight_decay"].high >= 1
+    assert space["dropout"].support() == (0.0, 0.5)
+    assert isinstance(space["beta_1"], OneMinusLogUniform)
+    assert space["learning_rate"] == ["cosine"]
+    assert space["n_iter_no_change"] == [np.inf]
+    # No batch larger than a quarter of a 3-fold training set (or 32).
+    n_train = shape[0] - -(-shape[0] // 3)
+    assert space["batch_size"].high <= max(32, n_train // 4)
+    assert space["batch_size"].low < space["batch_size"].high
+    assert set(space) <= set(BatchNormMLPClassifier().get_params())
+
+
+def test_prefix_and_estimator_filter():
+    """The prefix names a pipeline step; the estimator's parameters filter."""
+    space = default_search_space(X_IRIS, Y_IRIS, prefix=PREFIX)
+    assert all(name.startswith(PREFIX) for name in space)
+    assert default_search_space(X_IRIS, Y_IRIS, estimator=LogisticRegression()) == {}
+
+
+@pytest.mark.parametrize("kind", ["randomized", "coarse_to_fine"])
+def test_sklearn_and_coarse_to_fine_searches_accept_it(kind):
+    """RandomizedSearchCV and CoarseToFineSearchCV fit over the space."""
+    space = default_search_space(X_IRIS, Y_IRIS, prefix=PREFIX)
+    if kind == "randomized":
+        search = RandomizedSearchCV(_pipeline(), space, n_iter=3, cv=2, random_state=0)
+    else:
+        search = CoarseToFineSearchCV(
+            _pipeline(), space, n_iter=2, n_rounds=2, cv=2, random_state=0
+        )
+    search.fit(X_IRIS, Y_IRIS)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    assert search.best_params_[PREFIX + "learning_rate"] == "cosine"
+    # Tuples of hidden_layer_sizes are zoomed on as categories.
+    assert all(
+        params[PREFIX + "hidden_layer_sizes"] in space[PREFIX + "hidden_layer_sizes"]
+        for params in search.cv_results_["params"]
+    )
+
+
+def test_to_optuna_converts_each_distribution():
+    """Log scales stay log scales; 1 - x becomes a log-spaced grid."""
+    distributions = pytest.importorskip("optuna.distributions")
+    space = to_optuna(default_search_space(X_IRIS, Y_IRIS))
+    rate = space["learning_rate_init"]
+    assert isinstance(rate, distributions.FloatDistribution)
+    assert (rate.low, rate.high, rate.log) == (1e-4, 1e-1, True)
+    assert isinstance(space["batch_size"], distributions.IntDistribution)
+    assert space["batch_size"].log
+    assert space["dropout"].low == 0.0 and space["dropout"].high == 0.5
+    assert not space["dropout"].log
+    beta = space["beta_1"].choices
+    assert beta[0] == pytest.approx(0.8) and beta[-1] == pytest.approx(0.99)
+    steps = np.diff(np.log(1 - np.array(beta)))
+    np.testing.assert_allclose(steps, np.log(0.01 / 0.2) / 8)
+    assert (2048,) in space["hidden_layer_sizes"].choices
+    with pytest.raises(TypeError, match="No optuna distribution for x"):
+        to_optuna({"x": object()})
+
+
+# optuna's own warnings: OptunaSearchCV is "experimental", and it imports a
+# module that optuna deprecated.
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@pytest.mark.filterwarnings("ignore:OptunaSearchCV is experimental")
+def test_optuna_search_cv_accepts_it():
+    """optuna's OptunaSearchCV tunes the pipeline over the converted space."""
+    pytest.importorskip("optuna_integration")
+    import optuna
+    from optuna_integration import OptunaSearchCV
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = to_optuna(default_search_space(X_IRIS, Y_IRIS, prefix=PREFIX))
+    search = OptunaSearchCV(_pipeline(), space, n_trials=3, cv=2, random_state=0)
+    search.fit(X_IRIS, Y_IRIS)
+    assert search.n_trials_ == 3
+    assert search.best_params_[PREFIX + "learning_rate"] == "cosine"
+    assert search.score(X_IRIS, Y_IRIS) > 0.5
