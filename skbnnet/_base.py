@@ -23,11 +23,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._compat import (
+    CALLBACK_FIT_ATTRIBUTES,
+    CallbackSupportMixin,
     Interval,
     Options,
     StrOptions,
     _check_sample_weight,
     _fit_context,
+    has_callbacks,
     validate_data,
 )
 from ._network import Network
@@ -42,15 +45,121 @@ def _restore_on_failure(estimator):
     A failed fit on a fresh estimator leaves it unfitted, and on a fitted one
     leaves the previous model working. Training never mutates the previous
     fitted objects in place (it works on copies), so a shallow snapshot is
-    enough.
+    enough. The callbacks' state of the current fit stays, so that
+    scikit-learn can still tear them down (a progress bar stops its thread).
     """
     state = estimator.__dict__.copy()
     try:
         yield
     except BaseException:
+        fit_state = {
+            name: estimator.__dict__[name]
+            for name in CALLBACK_FIT_ATTRIBUTES
+            if name in estimator.__dict__
+        }
         estimator.__dict__.clear()
         estimator.__dict__.update(state)
+        estimator.__dict__.update(fit_state)
         raise
+
+
+class _EpochTasks:
+    """The epochs of one fit as tasks of scikit-learn's callbacks (>= 1.9).
+
+    The fit is the root task (``max_subtasks`` epochs); each epoch is a
+    subtask named ``"epoch"``, told the data given to ``fit`` (``X``, ``y``
+    and ``sample_weight`` as metadata) and, lazily, the attributes that make
+    a copy of the estimator predict as if ``fit`` had stopped there: a copy
+    of the network (with the best parameters so far under early stopping,
+    and population statistics if asked for), the history and ``n_iter_``.
+    The copy is built only when a callback asks for ``fitted_estimator``.
+    """
+
+    def __init__(self, estimator, context, finish, history, X, y, metadata):
+        self.estimator = estimator
+        self.context = context
+        self.finish = finish
+        self.history = history
+        self.data = dict(X=X, y=y, metadata=metadata)
+        self.task = None
+
+    def begin(self, best):
+        self.task = self.context.subcontext(task_name="epoch")
+        self.task.call_on_fit_task_begin(
+            estimator=self.estimator,
+            reconstruction_attributes=lambda: self.model_attributes(best),
+            **self.data,
+        )
+
+    def end(self, best):
+        task, self.task = self.task, None
+        return task.call_on_fit_task_end(
+            estimator=self.estimator,
+            reconstruction_attributes=lambda: self.model_attributes(best),
+            **self.data,
+        )
+
+    def abandon(self):
+        """End an epoch that did not complete, as an empty task."""
+        task, self.task = self.task, None
+        task.call_on_fit_task_end(estimator=self.estimator)
+
+    def model_attributes(self, best):
+        network = copy.deepcopy(self.finish.network)
+        if best is not None:
+            network.restore(best)
+        self.finish(network)
+        return {
+            **_network_attributes(network),
+            **_history_attributes(copy.deepcopy(self.history)),
+        }
+
+
+class _FinishNetwork:
+    """What fit does to a trained network: population statistics if asked."""
+
+    def __init__(self, network, population, X, sample_weight, train_rows, batch):
+        self.network = network
+        self.population = population
+        self.X = X
+        self.sample_weight = sample_weight
+        self.train_rows = train_rows
+        self.batch = batch
+
+    def __call__(self, network):
+        if not self.population:
+            return
+        sample_weight = self.sample_weight
+        if self.train_rows is not None:
+            # The statistics of the training rows, without copying them:
+            # held-out rows weigh 0.
+            sample_weight = np.zeros_like(sample_weight)
+            sample_weight[self.train_rows] = self.sample_weight[self.train_rows]
+        network.set_population_stats(self.X, sample_weight, self.batch)
+
+
+def _network_attributes(network):
+    """The fitted attributes derived from a trained network."""
+    return {
+        "_network": network,
+        "n_layers_": len(network.layer_units),
+        "n_outputs_": network.layer_units[-1],
+        "out_activation_": network.out_activation,
+    }
+
+
+def _history_attributes(history):
+    """The fitted attributes derived from the training history."""
+    return {
+        "loss_": history.loss,
+        "loss_curve_": history.loss_curve,
+        "best_loss_": history.best_loss,
+        "validation_scores_": history.validation_scores,
+        "best_validation_score_": history.best_validation_score,
+        "_no_improvement_count": history.no_improvement_count,
+        "t_": history.t,
+        "n_iter_": history.n_iter,
+    }
 
 
 def _plain(value):
@@ -62,7 +171,12 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-class BaseBatchNormMLP(BaseEstimator, metaclass=ABCMeta):
+# Callbacks need scikit-learn >= 1.9; before it the estimators have no
+# set_callbacks.
+_CALLBACK_SUPPORT = () if CallbackSupportMixin is None else (CallbackSupportMixin,)
+
+
+class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
     """Base class of the batch-normalised MLP estimators.
 
     Not to be used directly: use :class:`~skbnnet.BatchNormMLPClassifier` or
@@ -289,6 +403,35 @@ class BaseBatchNormMLP(BaseEstimator, metaclass=ABCMeta):
         -------
         self : object
             The fitted estimator.
+
+        Notes
+        -----
+        **Searches.** ``X_val``, ``y_val`` and ``sample_weight_val`` can be
+        passed through a search (``GridSearchCV(...).fit(X, y, X_val=X_val,
+        y_val=y_val)``), with metadata routing too: request them with
+        ``set_fit_request(X_val=True, y_val=True)``. Every cross-validation
+        fit and the refit then stop early on that same set, and the test
+        folds score the models. One trap comes from scikit-learn's
+        cross-validation: it cuts every fit parameter with as many rows as
+        ``X`` by the fold's training indices, as it does ``sample_weight``.
+        A validation set of exactly ``len(X)`` rows therefore reaches each
+        fold cut to the rows at that fold's training indices (still
+        matching pairs, as all three are cut alike, but fewer of them).
+        Give a validation set of another length to validate every fold on
+        all of it. In a :class:`~sklearn.pipeline.Pipeline`, use
+        ``Pipeline(..., transform_input=["X_val"])`` so that ``X_val`` is
+        transformed like ``X``.
+
+        **Callbacks** (scikit-learn >= 1.9, experimental): see
+        ``set_callbacks``. The fit is a task and each epoch a subtask named
+        ``"epoch"``, given the data passed to ``fit``; its
+        ``fitted_estimator`` predicts as ``fit`` would have if it had
+        stopped after that epoch (with early stopping, from the best
+        parameters so far). A callback whose ``on_fit_task_end`` returns
+        True for an epoch stops training after it, without a
+        ``ConvergenceWarning``; with early stopping the best parameters are
+        still restored. A callback that raises leaves the estimator as it
+        was before ``fit`` (unfitted if it was).
         """
         with _restore_on_failure(self):
             return self._fit(
@@ -323,9 +466,13 @@ class BaseBatchNormMLP(BaseEstimator, metaclass=ABCMeta):
         )
         if not first_pass:
             X = X.astype(self._network.params.dtype, copy=False)
+        metadata = None if sample_weight is None else {}
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=X.dtype, ensure_non_negative=True
         )
+        if metadata is not None:
+            metadata["sample_weight"] = sample_weight
+        fit_data = dict(X=X, y=y, metadata=metadata)
         target, sample_weight = self._encode_targets(
             y, sample_weight, first_pass, incremental
         )
@@ -397,6 +544,21 @@ class BaseBatchNormMLP(BaseEstimator, metaclass=ABCMeta):
             verbose=self.verbose,
             learning_rate_hint=f" (got {self.learning_rate_init})",
         )
+        finish = _FinishNetwork(
+            network,
+            self.batch_norm and self.batch_norm_stats == "population",
+            X,
+            sample_weight,
+            train_rows,
+            batch_size,
+        )
+        fit_task = epoch_tasks = None
+        if has_callbacks(self):
+            fit_task = self._init_callback_context(
+                max_subtasks=1 if incremental else self.max_iter
+            )
+            fit_task.call_on_fit_task_begin(estimator=self, **fit_data)
+            epoch_tasks = _EpochTasks(self, fit_task, finish, history, **fit_data)
         trainer.fit(
             X,
             target,
@@ -406,21 +568,17 @@ class BaseBatchNormMLP(BaseEstimator, metaclass=ABCMeta):
             train_rows=train_rows,
             validation=validation,
             incremental=incremental,
+            epoch_tasks=epoch_tasks,
         )
-        if self.batch_norm and self.batch_norm_stats == "population":
-            if train_rows is not None:
-                # The statistics of the training rows, without copying them:
-                # held-out rows weigh 0.
-                population_weight = np.zeros_like(sample_weight)
-                population_weight[train_rows] = sample_weight[train_rows]
-                sample_weight = population_weight
-            network.set_population_stats(X, sample_weight, batch_size)
+        finish(network)
         self._set_history(history)
         self._optimizer = optimizer
-        self._network = network
-        self.n_layers_ = len(network.layer_units)
-        self.n_outputs_ = network.layer_units[-1]
-        self.out_activation_ = network.out_activation
+        for name, value in _network_attributes(network).items():
+            setattr(self, name, value)
+        if fit_task is not None:
+            fit_task.call_on_fit_task_end(
+                estimator=self, reconstruction_attributes={}, **fit_data
+            )
         return self
 
     def _history(self):
@@ -439,14 +597,8 @@ class BaseBatchNormMLP(BaseEstimator, metaclass=ABCMeta):
         )
 
     def _set_history(self, history):
-        self.loss_ = history.loss
-        self.loss_curve_ = history.loss_curve
-        self.best_loss_ = history.best_loss
-        self.validation_scores_ = history.validation_scores
-        self.best_validation_score_ = history.best_validation_score
-        self._no_improvement_count = history.no_improvement_count
-        self.t_ = history.t
-        self.n_iter_ = history.n_iter
+        for name, value in _history_attributes(history).items():
+            setattr(self, name, value)
 
     def _hidden_layer_sizes(self):
         # The "array-like" constraint does not look inside the array.

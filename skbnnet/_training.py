@@ -220,6 +220,7 @@ class Trainer:
         train_rows=None,
         validation=None,
         incremental=False,
+        epoch_tasks=None,
     ):
         """Train on ``X[train_rows]`` (all of ``X`` if None).
 
@@ -242,6 +243,15 @@ class Trainer:
             the parameters of the best validation score are kept.
         incremental : bool, default=False
             Run a single epoch (``partial_fit``).
+        epoch_tasks : object, default=None
+            Told of every epoch, for scikit-learn's callbacks:
+            ``epoch_tasks.begin(best)`` before it, ``epoch_tasks.end(best)``
+            after its bookkeeping (a true result stops training there), and
+            ``epoch_tasks.abandon()`` instead of ``end`` for an epoch cut
+            short by divergence or Ctrl-C. ``best`` is the state that would
+            be kept if training stopped then: that of the best validation
+            score with early stopping (None before one), else None (the
+            current parameters). None costs nothing per epoch.
         """
         network = self.network
         n_samples = X.shape[0] if train_rows is None else train_rows.size
@@ -279,6 +289,8 @@ class Trainer:
             ),
         ):
             for _ in range(self.max_iter):
+                if epoch_tasks is not None:
+                    epoch_tasks.begin(best if validation is not None else None)
                 order = rng.permutation(n_samples) if self.shuffle else None
                 if train_rows is not None:
                     order = train_rows if order is None else train_rows[order]
@@ -304,7 +316,10 @@ class Trainer:
                     if interrupted.is_set():
                         break
 
-                if diverged or not network.is_finite():
+                failed = diverged or not network.is_finite()
+                if epoch_tasks is not None and (failed or interrupted.is_set()):
+                    epoch_tasks.abandon()
+                if failed:
                     self._diverged(
                         network, best or start, history, data_loss if diverged else None
                     )
@@ -331,13 +346,19 @@ class Trainer:
                     )
 
                 self.optimizer.iteration_ends(history.t)
+                stop = False
                 if history.no_improvement_count > self.n_iter_no_change:
-                    if self.optimizer.trigger_stopping(
+                    stop = self.optimizer.trigger_stopping(
                         self._plateau_message(validation is not None), self.verbose
-                    ):
-                        break
-                    history.no_improvement_count = 0
-                if incremental:
+                    )
+                    if not stop:
+                        history.no_improvement_count = 0
+                if epoch_tasks is not None and epoch_tasks.end(
+                    best if validation is not None else None
+                ):
+                    # A callback asked to stop: no ConvergenceWarning.
+                    stop = True
+                if stop or incremental:
                     break
             else:
                 warnings.warn(
