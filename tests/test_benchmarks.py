@@ -116,3 +116,18 @@ def test_quick_run_without_optional_packages(tmp_path):
     assert report["predict"]["ratios"][0]["verdict"] == "skipped"
     assert set(report) >= {"training", "predict"}
     assert "search" not in report
+
+
+def test_quick_tuning_section(tmp_path):
+    """The tuning section runs every contender on a tiny budget, with targets."""
+    stdout, report = _run(tmp_path, "--only", "tuning")
+    assert "### Tuning: test accuracy in a 2 s budget" in stdout
+    assert report["failed"] == []
+    records = report["tuning"]["records"]
+    names = {r["contender"] for r in records}
+    assert any(name.startswith("(d) CoarseToFineSearchCV") for name in names)
+    assert len(names) == 6
+    for record in records:
+        if "skipped" not in record:
+            assert 0 <= record["test_accuracy"] <= 1 and record["seconds"] > 0
+    assert {r["verdict"] for r in report["summary"]} <= {"met", "NOT met"}
