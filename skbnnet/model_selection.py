@@ -22,11 +22,9 @@ from joblib import effective_n_jobs
 from scipy import stats
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import ParameterSampler
-from sklearn.model_selection import _search as _sk_search
-from sklearn.model_selection._search import BaseSearchCV
 from sklearn.utils import check_random_state
 
-from skbnnet._compat import Interval
+from skbnnet._compat import BaseSearchCV, Interval, _sk_search
 from skbnnet.distributions import LogUniform, LogUniformInt, OneMinusLogUniform
 
 __all__ = ["CoarseToFineSearchCV", "default_search_space", "to_optuna"]
