@@ -24,6 +24,7 @@ from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import ParameterSampler
 from sklearn.utils import check_random_state
 
+from skbnnet._callbacks import RoundTasks
 from skbnnet._compat import BaseSearchCV, Interval, _sk_search
 from skbnnet.distributions import LogUniform, LogUniformInt, OneMinusLogUniform
 
@@ -473,8 +474,12 @@ class CoarseToFineSearchCV(BaseSearchCV):
             return_train_score=return_train_score,
         )
 
-    def _run_search(self, evaluate_candidates):
-        """Search round after round, each zooming in on the best so far."""
+    def _run_search(self, evaluate_candidates, *, callback_ctx=None):
+        """Search round after round, each zooming in on the best so far.
+
+        ``callback_ctx`` (scikit-learn >= 1.9) is the search's root task:
+        each round becomes a task in it (see ``skbnnet._callbacks``).
+        """
         spaces = self.param_distributions
         if isinstance(spaces, Mapping):
             spaces = [spaces]
@@ -486,6 +491,11 @@ class CoarseToFineSearchCV(BaseSearchCV):
                 "the dict it was drawn from."
             )
 
+        rounds = None
+        if callback_ctx is not None:
+            n_rounds = self.n_rounds if self.max_time is None else None
+            rounds = RoundTasks(self, evaluate_candidates, callback_ctx, n_rounds)
+            evaluate_candidates = rounds
         fits = {"total": 0, "failed": 0}
         token = _TOLERATE_ALL_FAILED.set(fits)
         try:
@@ -495,6 +505,8 @@ class CoarseToFineSearchCV(BaseSearchCV):
                 _BudgetedSearch(self, spaces, evaluate_candidates).run()
         finally:
             _TOLERATE_ALL_FAILED.reset(token)
+        if rounds is not None:
+            rounds.close()
 
         if fits["failed"] == fits["total"]:
             raise ValueError(

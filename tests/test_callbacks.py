@@ -309,6 +309,89 @@ def test_progress_bar_of_a_grid_search(digits, capsys, monkeypatch):
     assert not re.search(r"\b[0-9]{1,2}%", out)
 
 
+class PathRecorder(EpochRecorder):
+    """An auto-propagated recorder of the task path of every task's end."""
+
+    max_propagation_depth = None
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        path = []
+        while context is not None:
+            # A sub-estimator's fit is one task with the search's task.
+            source = context.source_task_name
+            name = context.task_name
+            path.insert(0, name if source is None else f"{source} | {name}")
+            context = context.parent
+        self.events.append(tuple(path))
+
+
+def _coarse_to_fine(**params):
+    from skbnnet import CoarseToFineSearchCV, LogUniform
+
+    return CoarseToFineSearchCV(
+        BatchNormMLPClassifier(max_iter=2, random_state=0),
+        {"alpha": LogUniform(1e-5, 1e-1)},
+        cv=2,
+        random_state=0,
+        **params,
+    )
+
+
+@needs_callbacks
+def test_coarse_to_fine_rounds_candidates_folds_epochs_nest(digits):
+    """CoarseToFineSearchCV's task tree: fit > search > round r > one task
+    per (candidate, fold), merged with the estimator's fit > epoch; then the
+    refit and its epochs."""
+    X, y = digits
+    recorder = PathRecorder()
+    search = _coarse_to_fine(n_rounds=2, n_iter=3).set_callbacks(recorder)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(X, y)
+    ends = [event for event in recorder.events if isinstance(event, tuple)]
+    fold_fit = "candidate-split-evaluation | fit"
+    for round_name in ["round 0", "round 1"]:
+        round_path = ("fit", "search", round_name)
+        assert ends.count(round_path + (fold_fit, "epoch")) == 3 * 2 * 2
+        assert ends.count(round_path + (fold_fit,)) == 3 * 2
+        assert ends.count(round_path) == 1
+    assert ends.count(("fit", "search")) == 1
+    refit = ("fit", "refit-with-best-params | fit")
+    assert ends.count(refit + ("epoch",)) == 2
+    assert ends.count(refit) == 1
+    assert ends[-1] == ("fit",)
+    assert recorder.events.count("setup") == recorder.events.count("teardown") == 1
+
+
+@needs_callbacks
+@pytest.mark.parametrize("max_time", [None, 1.5])
+def test_progress_bar_of_coarse_to_fine(digits, capsys, monkeypatch, max_time):
+    """A real ProgressBar draws the rounds of CoarseToFineSearchCV, their
+    (candidate, fold) fits and the refit, all to 100%; with a time budget
+    too, where the number of rounds is not known in advance."""
+    pytest.importorskip("rich")
+    from sklearn.callback import ProgressBar
+
+    monkeypatch.setenv("COLUMNS", "200")
+    X, y = digits
+    search = _coarse_to_fine(n_rounds=2, n_iter=2, max_time=max_time)
+    search.set_callbacks(ProgressBar())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(X, y)
+    out = capsys.readouterr().out
+    assert "CoarseToFineSearchCV - search" in out
+    assert re.search(r"CoarseToFineSearchCV - round 0 #0 .*100%", out)
+    assert re.search(r"CoarseToFineSearchCV - round 1 #\d+ .*100%", out)
+    assert re.search(
+        r"CoarseToFineSearchCV - candidate-split-evaluation \| "
+        r"BatchNormMLPClassifier - fit #3 .*100%",
+        out,
+    )
+    assert "CoarseToFineSearchCV - refit-with-best-params" in out
+    assert not re.search(r"\b[0-9]{1,2}%", out)
+
+
 # ---------------------------------------------------------------------------
 # A validation set routed through a search
 
