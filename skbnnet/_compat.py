@@ -19,9 +19,9 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 try:  # scikit-learn >= 1.9; experimental there
-    from sklearn.callback import CallbackSupportMixin
+    from sklearn.callback import CallbackSupportMixin, ProgressBar
 except ImportError:  # pragma: no cover - scikit-learn 1.6 to 1.8
-    CallbackSupportMixin = None
+    CallbackSupportMixin = ProgressBar = None
 
 # What scikit-learn's callback machinery sets on an estimator for the length
 # of one fit (the root task's context and the callbacks to tear down after
@@ -42,6 +42,7 @@ __all__ = [
     "Interval",
     "InvalidParameterError",
     "Options",
+    "ProgressBar",
     "StrOptions",
     "_check_partial_fit_first_call",
     "_check_sample_weight",
