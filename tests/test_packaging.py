@@ -149,27 +149,16 @@ def _private_sklearn_imports(path):
     return found
 
 
-# Imports still to move to _compat.py (which already exports these names);
-# remove an entry once its module imports from skbnnet._compat.
-_NOT_YET_IN_COMPAT = {
-    "model_selection.py": {
-        "sklearn.model_selection:_search",
-        "sklearn.model_selection._search:BaseSearchCV",
-    },
-}
-
-
 def test_private_sklearn_imports_only_in_compat():
     """skbnnet imports scikit-learn's private helpers only in _compat.py, so a
     scikit-learn release that moves one breaks a single file."""
     package = Path(skbnnet.__file__).parent
     offenders = {
-        str(path.relative_to(package)): set(found)
-        - _NOT_YET_IN_COMPAT.get(str(path.relative_to(package)), set())
+        str(path.relative_to(package)): found
         for path in sorted(package.rglob("*.py"))
         if path.name != "_compat.py" and (found := _private_sklearn_imports(path))
     }
-    assert {name: found for name, found in offenders.items() if found} == {}
+    assert offenders == {}
     assert _private_sklearn_imports(package / "_compat.py")
 
 
