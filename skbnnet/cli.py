@@ -22,6 +22,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import joblib
+import numpy as np
 import pandas as pd
 from sklearn import datasets
 from sklearn.compose import ColumnTransformer
@@ -29,7 +30,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, train_test_split
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.utils.multiclass import check_classification_targets
 
 from .classifier import BatchNormMLPClassifier
@@ -46,6 +47,9 @@ _DATASETS = {
 # random search gets the same total.
 _N_ITER = 10
 _N_ROUNDS = 3
+# Rungs of the budgeted search's successive halving: max_iter / 27, / 9, / 3
+# and full epochs (the benchmark's setting).
+_N_RUNGS = 4
 
 # Seconds of the default coarse-to-fine search, refit included.
 _TIME = 60.0
@@ -153,10 +157,10 @@ def _build_parser():
     search.add_argument(
         "--n-rounds",
         type=_int_at_least(1),
-        default=_N_ROUNDS,
         help=(
-            "rounds of coarse-to-fine search; with a time budget, the rungs "
-            "of its successive halving of epochs"
+            f"rounds of coarse-to-fine search (default {_N_ROUNDS}); with a "
+            f"time budget, the rungs of its successive halving of epochs "
+            f"(default {_N_RUNGS})"
         ),
     )
     search.add_argument(
@@ -215,6 +219,11 @@ def _load_csv(path, target):
     return frame, y
 
 
+def _to_float32(X):
+    """Cast to float32: the network trains about 1.6 times faster."""
+    return X.astype(np.float32)
+
+
 def _preprocessor(X):
     """Scale numeric columns and one-hot encode the others."""
     categorical = X.select_dtypes(exclude="number").columns
@@ -258,7 +267,7 @@ def _make_search(args, pipeline, space):
         pipeline,
         space,
         n_iter=args.n_iter or _N_ITER,
-        n_rounds=args.n_rounds,
+        n_rounds=args.n_rounds or (_N_RUNGS if args.time else _N_ROUNDS),
         max_time=args.time or None,
         random_state=args.random_state,
         **common,
@@ -365,7 +374,13 @@ def _tune(args):
         X, y, test_size=args.test_size, stratify=y, random_state=args.random_state
     )
     clf = BatchNormMLPClassifier(max_iter=_MAX_ITER, random_state=args.random_state)
-    pipeline = Pipeline([("preprocess", _preprocessor(X)), ("clf", clf)])
+    pipeline = Pipeline(
+        [
+            ("preprocess", _preprocessor(X)),
+            ("float32", FunctionTransformer(_to_float32)),
+            ("clf", clf),
+        ]
+    )
     space = default_search_space(X_train, y_train, prefix="clf__", cv=args.cv)
     search = _make_search(args, pipeline, space)
     print(

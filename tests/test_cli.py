@@ -196,7 +196,10 @@ def test_time_budget_plans_rounds_and_reports_it(capsys, tmp_path):
     assert "a 6 s budget (refit included)" in out
     assert "Test accuracy:" in out
     results = pd.read_csv(tmp_path / "cv_results.csv")
-    assert results["round"].nunique() >= 2
+    # Four rungs below max_iter=60: round 0 trains for 60 / 27 epochs. How
+    # many rounds fit depends on the machine's load (the budgeted search's
+    # own tests check the planning with fits of known duration).
+    assert (results.loc[results["round"] == 0, "n_resources"] == 2).all()
     rounds = results.groupby("round")["n_resources"].max()
     assert rounds.is_monotonic_increasing
     assert (results["param_clf__max_iter"] == results["n_resources"]).all()
