@@ -841,23 +841,24 @@ class _BudgetedSearch:
                 final_epochs = min(self.max_epochs, max(affordable, 1))
                 epochs = self._planned_epochs(round_idx, n_rounds, final_epochs)
                 if epochs < 2 * self._epochs_of(ranked[0]):
-                    # The next step up the (shrunk) ladder is too short to be
-                    # worth a retraining: jump to its top, or if that is no
-                    # longer than what the best was trained for, explore
-                    # near it at its epochs.
-                    epochs = max(final_epochs, self._epochs_of(ranked[0]))
+                    # The ladder left is too short for the steps to be worth
+                    # a retraining each: one last step, to as many epochs as
+                    # the time left affords the best (or, if that is no
+                    # longer than it was trained for, explore near it).
+                    jump = int(left / (_MARGIN * (per_round + refit)))
+                    epochs = max(min(self.max_epochs, jump), self._epochs_of(ranked[0]))
+                    if epochs > self._epochs_of(ranked[0]):
+                        rounds_left = 1
                 self._update_reserve(ranked, epochs)
             share = self._left() / rounds_left
             if self.resource is not None and epochs > self._epochs_of(ranked[0]):
                 # If the best alone overruns the share, take the whole time
-                # left, then fewer epochs, as long as they still double.
+                # left, then fewer epochs.
                 one = self._wall(self._predict([self._cost(ranked[0])], epochs))
                 if one > share:
                     share = max(share, self._left())
                 if one > share:
-                    epochs = int(epochs * share / one)
-                    if epochs < 2 * self._epochs_of(ranked[0]):
-                        epochs = self._epochs_of(ranked[0])
+                    epochs = max(int(epochs * share / one), self._epochs_of(ranked[0]))
 
             # Promote the best of the previous round to `epochs`.
             grows = self.resource is not None and epochs > self._epochs_of(ranked[0])
