@@ -480,7 +480,9 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
         # (say 1e20, or inf once squared) out of every weighted sum.
         kept = np.flatnonzero(sample_weight)
         if kept.size == 0:
-            raise ValueError("The sample weights sum to zero: nothing to fit.")
+            raise ValueError(
+                "Sample weights must contain at least one non-zero number."
+            )
         if kept.size < X.shape[0]:
             X, target, sample_weight = X[kept], target[kept], sample_weight[kept]
 

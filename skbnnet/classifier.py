@@ -6,7 +6,6 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import column_or_1d
 
@@ -437,13 +436,20 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseBatchNormMLP):
                         f"names classes not in the data: {sorted(unknown, key=str)}"
                         f". The classes are {classes.tolist()}."
                     )
-            per_class = compute_class_weight(
-                self.class_weight,
-                classes=classes,
-                y=column,
-                sample_weight=sample_weight,
-            )
-            weights *= per_class[np.searchsorted(classes, column)]
+            indices = np.searchsorted(classes, column)
+            if self.class_weight == "balanced":
+                # scikit-learn's n_samples / (n_classes * count), with weighted
+                # counts (its compute_class_weight takes weights only from 1.7).
+                counts = np.bincount(indices, weights=sample_weight)
+                per_class = np.divide(
+                    counts.sum(),
+                    len(classes) * counts,
+                    out=np.zeros_like(counts),
+                    where=counts > 0,
+                )
+            else:
+                per_class = np.array([self.class_weight.get(c, 1.0) for c in classes])
+            weights *= per_class[indices]
         return weights
 
     def _encode(self, y, dtype):
