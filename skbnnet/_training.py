@@ -347,7 +347,17 @@ class Trainer:
 
                 self.optimizer.iteration_ends(history.t)
                 stop = False
-                if history.no_improvement_count > self.n_iter_no_change:
+                # A cosine schedule decides the length of training itself: a
+                # training-loss plateau while the rate is still high must not
+                # cut off its end, where it gains most (a validation plateau
+                # still stops).
+                schedule_decides = (
+                    self.optimizer.lr_schedule == "cosine" and validation is None
+                )
+                if (
+                    history.no_improvement_count > self.n_iter_no_change
+                    and not schedule_decides
+                ):
                     stop = self.optimizer.trigger_stopping(
                         self._plateau_message(validation is not None), self.verbose
                     )
@@ -361,12 +371,14 @@ class Trainer:
                 if stop or incremental:
                     break
             else:
-                warnings.warn(
-                    f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
-                    "reached and the optimization hasn't converged yet.",
-                    ConvergenceWarning,
-                    stacklevel=5,
-                )
+                # A cosine schedule that ran to its end did as planned.
+                if self.optimizer.lr_schedule != "cosine":
+                    warnings.warn(
+                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                        "reached and the optimization hasn't converged yet.",
+                        ConvergenceWarning,
+                        stacklevel=5,
+                    )
         if validation is not None and best is not None:
             network.restore(best)
         del self._workspace, self._grads, self._weights

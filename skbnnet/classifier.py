@@ -70,8 +70,11 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseBatchNormMLP):
         - "adaptive": divide by 5 each time the loss (or validation score)
           stops improving for ``n_iter_no_change`` epochs; stop below 1e-6.
         - "cosine": cosine annealing from ``learning_rate_init`` to 0 over
-          ``max_iter`` epochs, updated after every mini-batch. Further
-          ``partial_fit`` calls start a new cycle.
+          ``max_iter`` epochs, updated after every mini-batch. The schedule
+          sets the length of training: a training-loss plateau does not stop
+          it (early stopping on validation data still does), and reaching
+          ``max_iter`` raises no ConvergenceWarning. Further ``partial_fit``
+          calls start a new cycle.
 
     learning_rate_init : float, default=0.001
         Initial learning rate.

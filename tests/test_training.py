@@ -387,3 +387,22 @@ def test_huge_power_t_does_not_overflow(iris):
     _fit_recording(clf, X, y)
     assert clf._optimizer.learning_rate == 0.0
     assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_cosine_runs_its_whole_schedule(digits):
+    """A training-loss plateau stops a constant-rate fit but not a cosine one
+    (the schedule sets the length; its end is where it gains), and the end
+    of the schedule is no ConvergenceWarning. Early stopping still stops."""
+    X, y = digits
+    params = dict(max_iter=40, n_iter_no_change=2, tol=1.0, random_state=0)
+    constant = BatchNormMLPClassifier(**params)
+    _fit_recording(constant, X, y)
+    assert constant.n_iter_ < 40
+    cosine = BatchNormMLPClassifier(learning_rate="cosine", **params)
+    assert _fit_recording(cosine, X, y) == []
+    assert cosine.n_iter_ == 40
+    stopped = BatchNormMLPClassifier(
+        learning_rate="cosine", early_stopping=True, **params
+    )
+    _fit_recording(stopped, X, y)
+    assert stopped.n_iter_ < 40
