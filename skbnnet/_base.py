@@ -485,6 +485,17 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
             )
         if kept.size < X.shape[0]:
             X, target, sample_weight = X[kept], target[kept], sample_weight[kept]
+        if not np.isfinite(sample_weight.sum(dtype=np.float64)) or (
+            sample_weight.sum(dtype=np.float64) > np.finfo(X.dtype).max
+        ):
+            # Mini-batch weights are normalised by their sum: an infinite sum
+            # would zero them all and silently train nothing.
+            raise ValueError(
+                f"The sample weights sum to more than {X.dtype}'s largest "
+                f"number ({np.finfo(X.dtype).max:.3g}). Scale them down: only "
+                "their ratios matter, apart from the L2 penalty alpha, which "
+                "is divided by the mini-batch's weight sum."
+            )
 
         rng = check_random_state(self.random_state)
         if first_pass:

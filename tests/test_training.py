@@ -406,3 +406,18 @@ def test_cosine_runs_its_whole_schedule(digits):
     )
     _fit_recording(stopped, X, y)
     assert stopped.n_iter_ < 40
+
+
+def test_sample_weights_summing_past_the_dtype_are_refused(iris):
+    """float32 weights of 1e38 sum to inf, which would zero every normalised
+    batch weight and train nothing: a clear error instead; 1e36 trains."""
+    X, y = iris
+    X = X.astype(np.float32)
+    clf = BatchNormMLPClassifier((8,), max_iter=20, random_state=0)
+    with pytest.raises(ValueError, match="sum to more than float32's largest"):
+        clf.fit(X, y, sample_weight=np.full(len(y), 1e38))
+    _fit_recording(clf, X, y, sample_weight=np.full(len(y), 1e36))
+    # Only the weights' ratios matter (alpha's share aside, negligible here).
+    reference = BatchNormMLPClassifier((8,), max_iter=20, random_state=0)
+    _fit_recording(reference, X, y)
+    assert_allclose(clf.predict_proba(X), reference.predict_proba(X), atol=1e-3)
