@@ -2,12 +2,14 @@
 
 ``skbnnet tune`` runs a whole tuning job: it loads a dataset, holds out a
 test set, searches the hyperparameters of a
-:class:`~skbnnet.BatchNormMLPClassifier` pipeline by cross-validation on the
-rest, and reports the best candidates and the held-out accuracy. For
-example::
+:class:`~skbnnet.BatchNormMLPClassifier` pipeline (a
+:class:`~skbnnet.BatchNormMLPRegressor` one for a continuous target) by
+cross-validation on the rest, and reports the best candidates and the
+held-out accuracy (R² and RMSE for regression). For example::
 
     skbnnet tune                       # digits, a 60 s budget
     skbnnet tune --time 120 --csv data.csv --target label --output results
+    skbnnet tune --dataset diabetes    # regression
     skbnnet tune --search random --n-iter 30
 """
 
@@ -29,21 +31,23 @@ from joblib import effective_n_jobs
 from sklearn import datasets
 from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import accuracy_score
+from sklearn.metrics import accuracy_score, mean_squared_error, r2_score
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from threadpoolctl import threadpool_limits
 
 from .classifier import BatchNormMLPClassifier
 from .model_selection import CoarseToFineSearchCV, default_search_space
+from .regressor import BatchNormMLPRegressor
 
 _DATASETS = {
     "digits": datasets.load_digits,
     "iris": datasets.load_iris,
     "wine": datasets.load_wine,
     "breast_cancer": datasets.load_breast_cancer,
+    "diabetes": datasets.load_diabetes,
 }
 
 # Candidates per round of coarse-to-fine search without a time budget; a
@@ -97,16 +101,17 @@ def _fraction(text):
 def _build_parser():
     parser = argparse.ArgumentParser(
         prog="skbnnet",
-        description="Tune a batch-normalised MLP classifier.",
+        description="Tune a batch-normalised MLP classifier or regressor.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     tune = commands.add_parser(
         "tune",
         help="search hyperparameters by cross-validation and test the best model",
         description=(
-            "Hold out a stratified test set, search the hyperparameters of a "
-            "scaler + BatchNormMLPClassifier pipeline by cross-validation on "
-            "the rest, then report the best candidates and the test accuracy."
+            "Hold out a test set (stratified for classification), search the "
+            "hyperparameters of a scaler + BatchNormMLPClassifier (or "
+            "BatchNormMLPRegressor) pipeline by cross-validation on the rest, "
+            "then report the best candidates and the test score."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -122,7 +127,16 @@ def _build_parser():
     data.add_argument(
         "--target",
         metavar="COLUMN",
-        help="column of the CSV file holding the class labels",
+        help="column of the CSV file holding the class labels or the target",
+    )
+    data.add_argument(
+        "--task",
+        choices=["auto", "classification", "regression"],
+        default="auto",
+        help=(
+            "auto: regression for a target of floats, classification for "
+            "integers, strings or booleans"
+        ),
     )
     data.add_argument(
         "--test-size",
@@ -369,7 +383,16 @@ def _load_data(args):
     return _DATASETS[args.dataset](return_X_y=True, as_frame=True)
 
 
-def _print_summary(search, test_accuracy, wall_time):
+def _task(args, y):
+    """'classification' or 'regression', as asked or from the target."""
+    if args.task != "auto":
+        return args.task
+    if pd.api.types.is_float_dtype(y) or type_of_target(y).startswith("continuous"):
+        return "regression"
+    return "classification"
+
+
+def _print_summary(search, test_scores, wall_time):
     results = search.cv_results_
     rounds = getattr(search, "n_rounds_", None)
     rounds = f" in {rounds} rounds" if rounds is not None else ""
@@ -377,8 +400,10 @@ def _print_summary(search, test_accuracy, wall_time):
     for name, value in search.best_params_.items():
         print(f"  {name.removeprefix('clf__')}: {value}")
     best_std = results["std_test_score"][search.best_index_]
-    print(f"CV accuracy:   {search.best_score_:.4f} +/- {best_std:.4f}")
-    print(f"Test accuracy: {test_accuracy:.4f}")
+    name = "accuracy" if "Test accuracy" in test_scores else "R2"
+    print(f"CV {name + ':':<11}{search.best_score_:.4f} +/- {best_std:.4f}")
+    for label, value in test_scores.items():
+        print(f"{label + ':':<15}{value:.4f}")
     print(f"Wall time:     {wall_time:.1f} s")
     top = _top_candidates(results)
     print(f"\nTop {len(top)} candidates:\n{top.to_string(index=False)}")
@@ -389,11 +414,23 @@ def _tune(args):
     if args.output is not None:
         _prepare_output(args.output)
     X, y = _load_data(args)
-    check_classification_targets(y)
+    task = _task(args, y)
+    if task == "classification":
+        check_classification_targets(y)
+        estimator = BatchNormMLPClassifier
+        stratify = y
+    else:
+        y = pd.to_numeric(y, errors="raise").astype(float)
+        estimator = BatchNormMLPRegressor
+        stratify = None
     X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=args.test_size, stratify=y, random_state=args.random_state
+        X,
+        y,
+        test_size=args.test_size,
+        stratify=stratify,
+        random_state=args.random_state,
     )
-    clf = BatchNormMLPClassifier(max_iter=_MAX_ITER, random_state=args.random_state)
+    clf = estimator(max_iter=_MAX_ITER, random_state=args.random_state)
     pipeline = Pipeline(
         [
             ("preprocess", _preprocessor(X)),
@@ -401,12 +438,14 @@ def _tune(args):
             ("clf", clf),
         ]
     )
-    space = default_search_space(X_train, y_train, prefix="clf__", cv=args.cv)
+    space = default_search_space(
+        X_train, y_train, prefix="clf__", estimator=clf, cv=args.cv
+    )
     search = _make_search(args, pipeline, space)
+    target = f"{y.nunique()} classes" if task == "classification" else "regression"
     print(
         f"Data: {args.csv or args.dataset}, {len(X_train)} training and "
-        f"{len(X_test)} test samples, {X.shape[1]} features, "
-        f"{y.nunique()} classes"
+        f"{len(X_test)} test samples, {X.shape[1]} features, {target}"
     )
     budget = ""
     if args.search == "coarse-to-fine" and args.time:
@@ -422,8 +461,15 @@ def _tune(args):
     with backend, warnings.catch_warnings(), _blas_threads_like_workers(args):
         warnings.simplefilter("ignore", ConvergenceWarning)
         search.fit(X_train, y_train)
-    test_accuracy = accuracy_score(y_test, search.predict(X_test))
-    _print_summary(search, test_accuracy, time.perf_counter() - start)
+    predicted = search.predict(X_test)
+    if task == "classification":
+        test_scores = {"Test accuracy": accuracy_score(y_test, predicted)}
+    else:
+        test_scores = {
+            "Test R2": r2_score(y_test, predicted),
+            "Test RMSE": mean_squared_error(y_test, predicted) ** 0.5,
+        }
+    _print_summary(search, test_scores, time.perf_counter() - start)
     if args.output is not None:
         _save(search, args.output)
 

@@ -112,7 +112,6 @@ BAD_CSVS = {
     [
         ("missing.csv", "y", "No such file or directory"),
         ("nan.csv", "colour", "has no column 'colour'"),
-        ("continuous.csv", "y", "Unknown label type"),
         ("empty.csv", "y", "empty.csv holds no data"),
         ("header.csv", "y", "header.csv holds no data"),
         ("nan.csv", "y", "missing values in column(s) b"),
@@ -223,3 +222,23 @@ def test_unusable_output_fails_before_searching(capsys, tmp_path):
     _assert_one_line_error(code, err, f"--output {blocker / 'results'}")
     assert "choose another with --output DIR" in err
     assert "Data:" not in out
+
+
+def test_float_target_tunes_a_regressor(capsys, tmp_path):
+    """A float target is regression: R2 and RMSE; --task forces the kind."""
+    (tmp_path / "continuous.csv").write_text(BAD_CSVS["continuous.csv"])
+    argv = ["tune", "--csv", str(tmp_path / "continuous.csv"), "--target", "y"]
+    argv += ["--cv", "2", "--n-jobs", "1", "--time", "0", "--n-iter", "2"]
+    argv += ["--n-rounds", "1", "--output", str(tmp_path / "out")]
+    code, out, _ = _run(capsys, argv)
+    assert code == 0
+    assert "1 features, regression" in out
+    for heading in ["CV R2:", "Test R2:", "Test RMSE:"]:
+        assert heading in out
+    model = joblib.load(tmp_path / "out" / "model.joblib")
+    assert type(model.named_steps["clf"]).__name__ == "BatchNormMLPRegressor"
+    params = json.loads((tmp_path / "out" / "best_params.json").read_text())
+    assert "clf__label_smoothing" not in params
+
+    code, _, err = _run(capsys, argv[:-2] + ["--task", "classification"])
+    _assert_one_line_error(code, err, "Unknown label type")
