@@ -39,7 +39,6 @@ def test_space_has_the_recipe(shape):
     assert space["dropout"].support() == (0.0, 0.5)
     assert isinstance(space["beta_1"], OneMinusLogUniform)
     assert space["learning_rate"] == ["cosine"]
-    assert space["n_iter_no_change"] == [np.inf]
     # No batch larger than a quarter of a 3-fold training set (or 32).
     n_train = shape[0] - -(-shape[0] // 3)
     assert space["batch_size"].high <= max(32, n_train // 4)
