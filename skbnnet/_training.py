@@ -204,6 +204,7 @@ class Trainer:
         self.batch_norm_momentum = batch_norm_momentum
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.prior_loss = prior_loss
         self.divergence_bound = DIVERGENCE_FACTOR * max(prior_loss, 1.0)
         self.validation_score = validation_score
         self.verbose = verbose
@@ -281,6 +282,8 @@ class Trainer:
         best = None
         self._n_steps = 0
         history.n_iter = 0
+        finished = max_iter_reached = False
+        data_losses = []
         start_time = time.perf_counter()
         with (
             _interrupt_after_batch() as interrupted,
@@ -295,7 +298,7 @@ class Trainer:
                 if train_rows is not None:
                     order = train_rows if order is None else train_rows[order]
                 timings = np.zeros(3)
-                epoch_loss = 0.0
+                epoch_loss = epoch_data_loss = 0.0
                 diverged = False
                 for batch in batches:
                     rows = batch if order is None else order[batch]
@@ -313,6 +316,7 @@ class Trainer:
                         diverged = True
                         break
                     epoch_loss += (data_loss + penalty) * weight_sum
+                    epoch_data_loss += data_loss * weight_sum
                     if interrupted.is_set():
                         break
 
@@ -333,6 +337,7 @@ class Trainer:
                     break
                 history.n_iter += 1
                 history.t += n_samples
+                data_losses.append(epoch_data_loss / total_weight)
                 improved = history.record_loss(epoch_loss / total_weight, self.tol)
                 if validation is not None:
                     improved = history.record_validation(
@@ -363,6 +368,7 @@ class Trainer:
                     )
                     if not stop:
                         history.no_improvement_count = 0
+                finished = stop
                 if epoch_tasks is not None and epoch_tasks.end(
                     best if validation is not None else None
                 ):
@@ -371,14 +377,27 @@ class Trainer:
                 if stop or incremental:
                     break
             else:
-                # A cosine schedule that ran to its end did as planned.
-                if self.optimizer.lr_schedule != "cosine":
-                    warnings.warn(
-                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
-                        "reached and the optimization hasn't converged yet.",
-                        ConvergenceWarning,
-                        stacklevel=5,
-                    )
+                finished = max_iter_reached = True
+        # One ConvergenceWarning at most: a model that learned nothing says so
+        # rather than that it ran out of epochs.
+        if finished and self._learned_nothing(data_losses):
+            warnings.warn(
+                "Training ended with a loss of "
+                f"{data_losses[-1]:.3g}, no better than "
+                f"predicting the prior ({self.prior_loss:.3g}): the model has "
+                "learned nothing. Try a lower learning_rate_init"
+                f"{self.learning_rate_hint} or less regularisation.",
+                ConvergenceWarning,
+                stacklevel=5,
+            )
+        elif max_iter_reached and self.optimizer.lr_schedule != "cosine":
+            # (A cosine schedule that ran to its end did as planned.)
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                "reached and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=5,
+            )
         if validation is not None and best is not None:
             network.restore(best)
         del self._workspace, self._grads, self._weights
@@ -415,6 +434,15 @@ class Trainer:
             )
         timings[2] += time.perf_counter() - tick
         return data_loss, penalty, weight_sum
+
+    def _learned_nothing(self, data_losses):
+        """Whether a call of 5 epochs or more ended with a training loss no
+        better than predicting the prior.
+
+        An epoch's loss is averaged while the model changes, so the first
+        few epochs of a fit that is learning can end above the prior's loss.
+        """
+        return len(data_losses) >= 5 and data_losses[-1] >= self.prior_loss
 
     def _exploded(self, loss):
         """Whether a mini-batch loss is NaN, infinite or over the bound."""

@@ -477,11 +477,19 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseBatchNormMLP):
         return len(self.classes_), "softmax"
 
     def _prior_loss(self, target, sample_weight):
-        """Cross-entropy of predicting the weighted class frequencies."""
+        """Cross-entropy of predicting the weighted class frequencies.
+
+        With label smoothing ``s`` the best constant prediction is the
+        smoothed frequencies ``(1 - s) * p + s / K``, and its loss their
+        entropy.
+        """
+        s = self.label_smoothing
         if target.ndim == 2:
-            p = np.clip(sample_weight @ target / sample_weight.sum(), 1e-12, 1 - 1e-12)
+            p = (1 - s) * (sample_weight @ target) / sample_weight.sum() + s / 2
+            p = np.clip(p, 1e-12, 1 - 1e-12)
             return float(-(p * np.log(p) + (1 - p) * np.log1p(-p)).sum())
-        p = np.bincount(target, weights=sample_weight) / sample_weight.sum()
+        p = np.bincount(target, weights=sample_weight, minlength=len(self.classes_))
+        p = (1 - s) * p / sample_weight.sum() + s / len(p)
         p = p[p > 0]
         return float(-(p * np.log(p)).sum())
 

@@ -126,7 +126,9 @@ def test_no_false_divergence_alarm(load, solver, learning_rate_init):
         max_iter=30,
         random_state=0,
     )
-    assert not _diverged(_fit_recording(clf, X, y))
+    messages = _fit_recording(clf, X, y)
+    assert not _diverged(messages)
+    assert not [m for m in messages if "learned nothing" in m]
     assert clf.score(X, y) > 0.95
 
 
@@ -421,3 +423,16 @@ def test_sample_weights_summing_past_the_dtype_are_refused(iris):
     reference = BatchNormMLPClassifier((8,), max_iter=20, random_state=0)
     _fit_recording(reference, X, y)
     assert_allclose(clf.predict_proba(X), reference.predict_proba(X), atol=1e-3)
+
+
+def test_a_model_that_learned_nothing_says_so(digits):
+    """Adam at 10 neither explodes nor learns (its loss hovers far above the
+    prior's): the fit ends with a warning that names it, not silently at
+    chance. Extreme regularisation gets the same warning."""
+    X, y = digits
+    for params in (dict(learning_rate_init=10.0), dict(alpha=1e6)):
+        clf = BatchNormMLPClassifier(max_iter=10, random_state=0, **params)
+        messages = _fit_recording(clf, X, y)
+        assert len(messages) == 1
+        assert "learned nothing" in messages[0]
+        assert clf.score(X, y) < 0.5
