@@ -6,7 +6,7 @@ drawing different models and pickle then ``partial_fit``
 (``test_classifier.py``), bad input and the state after a failed fit
 (``test_bad_input.py``), and
 searches giving the same ``cv_results_`` with ``n_jobs=1``, ``n_jobs=2`` and on
-a dask cluster (``test_search.py``: ``test_parallel_search_matches_sequential``
+a dask cluster (``test_sklearn_searches.py``: ``test_parallel_search_matches_sequential``
 and ``test_dask_backend_matches_sequential``).
 
 The killed-worker test sends an estimator class defined here to loky worker
@@ -153,7 +153,7 @@ def test_randomized_search_over_hostile_learning_rates(digits):
 # Determinism
 #
 # The same seed gives the same cv_results_ whatever n_jobs or joblib backend
-# (loky, dask) a search runs on: tests/test_search.py checks that.
+# (loky, dask) a search runs on: tests/test_sklearn_searches.py checks that.
 
 DETERMINISM_CONFIGS = [
     dict(),
