@@ -14,6 +14,7 @@ held-out accuracy (R² and RMSE for regression). For example::
 """
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -38,6 +39,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from threadpoolctl import threadpool_limits
 
+from ._compat import ProgressBar
 from .classifier import BatchNormMLPClassifier
 from .model_selection import CoarseToFineSearchCV, default_search_space
 from .regressor import BatchNormMLPRegressor
@@ -205,6 +207,11 @@ def _build_parser():
         "--output",
         metavar="DIR",
         help="write cv_results.csv, best_params.json and model.joblib here",
+    )
+    run.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (drawn with scikit-learn >= 1.9 and rich installed)",
     )
     return parser
 
@@ -409,6 +416,22 @@ def _print_summary(search, test_scores, wall_time):
     print(f"\nTop {len(top)} candidates:\n{top.to_string(index=False)}")
 
 
+def _add_progress_bar(search, args):
+    """A bar per round, filled fit by fit (scikit-learn >= 1.9 and rich).
+
+    Not with --scheduler: remote dask workers cannot reach it. Depth 0 draws
+    the search and its rounds, not a bar per pipeline fit.
+    """
+    if (
+        args.no_progress
+        or ProgressBar is None
+        or args.scheduler
+        or importlib.util.find_spec("rich") is None
+    ):
+        return
+    search.set_callbacks(ProgressBar(max_propagation_depth=0))
+
+
 def _tune(args):
     start = time.perf_counter()
     if args.output is not None:
@@ -442,6 +465,7 @@ def _tune(args):
         X_train, y_train, prefix="clf__", estimator=clf, cv=args.cv
     )
     search = _make_search(args, pipeline, space)
+    _add_progress_bar(search, args)
     target = f"{y.nunique()} classes" if task == "classification" else "regression"
     print(
         f"Data: {args.csv or args.dataset}, {len(X_train)} training and "

@@ -242,3 +242,20 @@ def test_float_target_tunes_a_regressor(capsys, tmp_path):
 
     code, _, err = _run(capsys, argv[:-2] + ["--task", "classification"])
     _assert_one_line_error(code, err, "Unknown label type")
+
+
+def test_progress_bar_draws_the_rounds(capsys):
+    """With scikit-learn's callbacks and rich, skbnnet tune draws a bar per
+    round of the search; --no-progress turns it off."""
+    pytest.importorskip("rich")
+    from skbnnet._compat import ProgressBar
+
+    if ProgressBar is None:
+        pytest.skip("callbacks need scikit-learn >= 1.9")
+    argv = TINY + ["--time", "0", "--n-rounds", "2", "--n-iter", "2"]
+    code, out, err = _run(capsys, argv)
+    assert code == 0
+    assert "CoarseToFineSearchCV - round 0" in out + err
+    code, out, err = _run(capsys, argv + ["--no-progress"])
+    assert code == 0
+    assert "CoarseToFineSearchCV - round 0" not in out + err

@@ -6,8 +6,9 @@ drawing different models and pickle then ``partial_fit``
 (``test_classifier.py``), bad input and the state after a failed fit
 (``test_bad_input.py``), and
 searches giving the same ``cv_results_`` with ``n_jobs=1``, ``n_jobs=2`` and on
-a dask cluster (``test_sklearn_searches.py``: ``test_parallel_search_matches_sequential``
-and ``test_dask_backend_matches_sequential``).
+a dask cluster (``test_sklearn_searches.py``:
+``test_parallel_search_matches_sequential`` and
+``test_dask_backend_matches_sequential``).
 
 The killed-worker test sends an estimator class defined here to loky worker
 processes, which import this module to unpickle it (pytest's ``pythonpath``,
