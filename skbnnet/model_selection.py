@@ -21,7 +21,7 @@ import numpy as np
 from joblib import effective_n_jobs
 from scipy import stats
 from sklearn.exceptions import FitFailedWarning
-from sklearn.model_selection import ParameterSampler
+from sklearn.model_selection import ParameterSampler, check_cv
 from sklearn.utils import check_random_state
 
 from skbnnet._callbacks import RoundTasks
@@ -617,6 +617,22 @@ def _as_distributions(space):
     return [_as_distributions(subspace) for subspace in space]
 
 
+def _n_splits(search):
+    """The number of CV splits, known before the first fit.
+
+    scikit-learn < 1.7 sets ``n_splits_`` only after ``_run_search``; the
+    splitter then answers itself, unless it needs the data (LeaveOneOut),
+    where the measured throughput of the first round corrects a guess.
+    """
+    n_splits = getattr(search, "n_splits_", None)
+    if n_splits is None:
+        try:
+            n_splits = check_cv(search.cv).get_n_splits()
+        except (TypeError, ValueError):
+            n_splits = 5
+    return n_splits
+
+
 class _BudgetedSearch:
     """The rounds of a `CoarseToFineSearchCV` planned within ``max_time``.
 
@@ -648,7 +664,7 @@ class _BudgetedSearch:
         self.start = time.perf_counter()
         self.deadline = self.start + search.max_time
         self.n_workers = max(1, effective_n_jobs(search.n_jobs))
-        self.n_splits = search.n_splits_
+        self.n_splits = _n_splits(search)
         self.resource = _resource_name(search.estimator, spaces)
         if self.resource is not None:
             self.max_epochs = search.estimator.get_params()[self.resource]
