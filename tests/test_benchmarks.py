@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 RUN = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
-SECTIONS = ["training", "predict", "search", "memory", "scaling"]
+SECTIONS = ["training", "predict", "search", "memory", "scaling", "defaults"]
 
 
 def _strict_json(path):
@@ -52,6 +52,8 @@ def test_quick_run_prints_tables_and_writes_json(tmp_path):
         "### Scaling with n_samples",
         "### Scaling with hidden width",
         "### Scaling with batch size",
+        "### Defaults: test accuracy of default classifiers",
+        "### Defaults: test R² of default regressors",
         "### Targets",
     ]:
         assert heading in stdout

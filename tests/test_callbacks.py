@@ -87,7 +87,10 @@ def test_callback_stops_after_its_epoch(digits, Estimator):
     the model is fitted with n_iter_ == k, and no ConvergenceWarning."""
     X, y = digits
     recorder = EpochRecorder(stop_at=4)
-    estimator = Estimator(max_iter=30, random_state=0).set_callbacks(recorder)
+    # A constant rate, so that 4 epochs of 30 equal a fit of max_iter=4.
+    estimator = Estimator(
+        learning_rate="constant", max_iter=30, random_state=0
+    ).set_callbacks(recorder)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         estimator.fit(X, y)
@@ -149,7 +152,10 @@ def test_fitted_estimator_of_each_epoch(digits, batch_norm_stats):
     X, y = digits
     recorder = EpochRecorder()
     clf = BatchNormMLPClassifier(
-        max_iter=5, batch_norm_stats=batch_norm_stats, random_state=0
+        learning_rate="constant",
+        max_iter=5,
+        batch_norm_stats=batch_norm_stats,
+        random_state=0,
     ).set_callbacks(recorder)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -222,7 +222,10 @@ def test_unfitted_has_no_fitted_attributes():
 def test_early_stopping_restores_best_epoch(iris):
     """Early stopping ends with the parameters of the best validation epoch."""
     X, y = iris
-    params = dict(early_stopping=True, n_iter_no_change=3, max_iter=100)
+    # A constant rate: a cosine schedule would differ with max_iter.
+    params = dict(
+        early_stopping=True, n_iter_no_change=3, max_iter=100, learning_rate="constant"
+    )
     clf = _small(**params).fit(X, y)
     assert clf.best_validation_score_ == max(clf.validation_scores_)
     assert clf.best_loss_ is None
@@ -278,12 +281,17 @@ def test_verbose_prints_one_line_per_epoch(iris, capsys):
 
 
 def test_at_most_one_convergence_warning(iris):
-    """Hitting max_iter raises exactly one ConvergenceWarning."""
+    """Hitting max_iter raises exactly one ConvergenceWarning at a constant
+    rate; a cosine schedule that ran its course (the default) raises none."""
     X, y = iris
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        _small(max_iter=3).fit(X, y)
+        _small(max_iter=3, learning_rate="constant").fit(X, y)
     assert [w.category for w in caught] == [ConvergenceWarning]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _small(max_iter=3).fit(X, y)
+    assert caught == []
 
 
 def test_warm_start_cannot_change_architecture(iris):

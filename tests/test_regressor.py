@@ -31,17 +31,17 @@ def friedman():
 
 
 @pytest.mark.parametrize(
-    "load",
+    "load, floor",
     [
-        lambda: load_diabetes(return_X_y=True),
-        lambda: make_friedman1(n_samples=2000, noise=1.0, random_state=0),
+        (lambda: load_diabetes(return_X_y=True), 0.2),
+        (lambda: make_friedman1(n_samples=2000, noise=1.0, random_state=0), 0.93),
     ],
     ids=["diabetes", "friedman1"],
 )
-def test_default_beats_mlpregressor(load):
+def test_default_beats_mlpregressor(load, floor):
     """With defaults, a StandardScaler pipeline and a 25% split, the
-    regressor scores a higher test R² than MLPRegressor's defaults, which
-    do not scale the target."""
+    regressor scores a higher test R² than MLPRegressor's defaults (which
+    do not scale the target), and at least 0.93 on friedman1."""
     X, y = load()
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, random_state=0
@@ -51,7 +51,7 @@ def test_default_beats_mlpregressor(load):
         for est in (BatchNormMLPRegressor(random_state=0), MLPRegressor(random_state=0))
     ]
     assert scores[0] > scores[1]
-    assert scores[0] > 0.2
+    assert scores[0] > floor
 
 
 def test_target_scaling(friedman):
