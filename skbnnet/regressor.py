@@ -65,8 +65,9 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
           ``max_iter`` epochs, updated after every mini-batch. The schedule
           sets the length of training: a training-loss plateau does not stop
           it (early stopping on validation data still does), and reaching
-          ``max_iter`` raises no ConvergenceWarning. Further ``partial_fit``
-          calls start a new cycle.
+          ``max_iter`` raises no ConvergenceWarning. A ``partial_fit`` call
+          is one epoch of the cycle: the rate anneals over ``max_iter``
+          calls, then starts again (after ``fit``, at a new cycle).
 
     learning_rate_init : float, default=0.01
         Initial learning rate.

@@ -165,6 +165,21 @@ def test_cosine_cycle_spans_max_iter(digits):
     assert clf._optimizer.learning_rate == clf.learning_rate_init
 
 
+def test_partial_fit_calls_are_epochs_of_the_cosine_cycle(iris):
+    """With the default cosine schedule each partial_fit call is one epoch
+    of a cycle of max_iter calls: half-way the rate is half, after the last
+    call the next cycle starts at learning_rate_init."""
+    X, y = iris
+    clf = BatchNormMLPClassifier((8,), max_iter=4, random_state=0)
+    rates = []
+    for _ in range(4):
+        clf.partial_fit(X, y, classes=np.unique(y))
+        rates.append(clf._optimizer.learning_rate)
+    assert rates[1] == pytest.approx(clf.learning_rate_init / 2)
+    assert rates[0] > rates[1] > rates[2] > 0
+    assert rates[3] == clf.learning_rate_init
+
+
 @pytest.mark.parametrize("solver", ["sgd", "adam", "rmsprop"])
 def test_weight_decay_is_decoupled_and_on_weights_only(solver):
     """With a zero gradient, a step multiplies the decayed entries (the
