@@ -58,6 +58,7 @@ from sklearn.model_selection import (  # noqa: E402
     HalvingRandomSearchCV,
     ParameterSampler,
     RandomizedSearchCV,
+    check_cv,
     train_test_split,
 )
 from sklearn.neural_network import MLPClassifier  # noqa: E402
@@ -178,7 +179,9 @@ class TimedRandomizedSearchCV(RandomizedSearchCV):
             )
         )
         batch = max(1, self.n_jobs or 1)
-        scale = self.n_splits_ / (self.n_splits_ - 1)
+        # scikit-learn < 1.7 sets n_splits_ only after _run_search.
+        n_splits = check_cv(self.cv).get_n_splits()
+        scale = n_splits / (n_splits - 1)
         while True:
             t0 = time.perf_counter()
             results = evaluate_candidates([next(stream) for _ in range(batch)])

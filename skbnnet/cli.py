@@ -250,10 +250,12 @@ def _to_float32(X):
 
 def _preprocessor(X):
     """Scale numeric columns and one-hot encode the others."""
-    categorical = X.select_dtypes(exclude="number").columns
-    if categorical.empty:
+    # Lists of names, not pandas Index objects: scikit-learn < 1.7 cannot
+    # read the dtype of pandas 3's string Index (TypeError in fit).
+    categorical = list(X.select_dtypes(exclude="number").columns)
+    if not categorical:
         return StandardScaler()
-    numeric = X.columns.difference(categorical, sort=False)
+    numeric = [column for column in X.columns if column not in categorical]
     return ColumnTransformer(
         [
             ("numeric", StandardScaler(), numeric),
