@@ -29,6 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
+import bench_training  # noqa: E402
 import numpy as np  # noqa: E402
 from _common import emit, markdown_table  # noqa: E402
 from bench_tuning import load  # noqa: E402
@@ -45,7 +46,7 @@ from skbnnet import BatchNormMLPClassifier, BatchNormMLPRegressor  # noqa: E402
 
 # scikit-learn's recipe: a constant rate of 0.001 (which stops on a
 # training-loss plateau), no decoupled weight decay.
-SKLEARN_RECIPE = dict(learning_rate="constant", learning_rate_init=1e-3, weight_decay=0)
+SKLEARN_RECIPE = dict(bench_training.SKLEARN_RECIPE, learning_rate_init=1e-3)
 
 CLASSIFIERS = {
     "MLPClassifier": lambda seed: MLPClassifier(random_state=seed),
@@ -169,35 +170,33 @@ def verdicts(classification, regression):
     """Whether each default beats or matches its scikit-learn counterpart
     (mean over seeds), and the regressor's R² targets on seed 0."""
     out = []
-    for name, row in classification.items():
-        ours, theirs = np.mean(row["skbnnet"]), np.mean(row["MLPClassifier"])
-        out.append(
-            {
-                "name": f"skbnnet default >= MLPClassifier default on {name}",
-                "value": ours - theirs,
-                "verdict": "met" if ours >= theirs else "NOT met",
-            }
-        )
-    for name, row in regression.items():
-        ours, theirs = np.mean(row["skbnnet"]), np.mean(row["MLPRegressor"])
-        out.append(
-            {
-                "name": f"skbnnet default >= MLPRegressor default on {name}",
-                "value": ours - theirs,
-                "verdict": "met" if ours >= theirs else "NOT met",
-            }
-        )
-        if name in R2_TARGETS:
-            first = row["skbnnet"][0]
+    for table, reference in (
+        (classification, "MLPClassifier"),
+        (regression, "MLPRegressor"),
+    ):
+        for name, row in table.items():
+            ours, theirs = np.mean(row["skbnnet"]), np.mean(row[reference])
             out.append(
-                {
-                    "name": f"skbnnet default R² >= {R2_TARGETS[name]} on {name} "
-                    "(seed 0)",
-                    "value": first,
-                    "verdict": "met" if first >= R2_TARGETS[name] else "NOT met",
-                }
+                _verdict(
+                    f"skbnnet default >= {reference} default on {name}",
+                    ours - theirs,
+                    ours >= theirs,
+                )
             )
+            if name in R2_TARGETS:
+                first = row["skbnnet"][0]
+                out.append(
+                    _verdict(
+                        f"skbnnet default R² >= {R2_TARGETS[name]} on {name} (seed 0)",
+                        first,
+                        first >= R2_TARGETS[name],
+                    )
+                )
     return out
+
+
+def _verdict(name, value, met):
+    return {"name": name, "value": value, "verdict": "met" if met else "NOT met"}
 
 
 def run(data=None, quick=False):

@@ -252,8 +252,9 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseBatchNormMLP):
     accuracy on 5,000 images) and wine, and the new one scores at least as
     well as the default MLPClassifier on the five datasets of
     ``benchmarks/bench_tuning.py``. Cosine runs all ``max_iter`` epochs; set
-    ``learning_rate="constant"`` and ``learning_rate_init=0.001`` for
-    MLPClassifier's recipe, which stops on a training-loss plateau.
+    ``learning_rate="constant"``, ``learning_rate_init=0.001`` and
+    ``weight_decay=0`` for MLPClassifier's recipe, which stops on a
+    training-loss plateau.
 
     Examples
     --------

@@ -284,6 +284,17 @@ def convert_batch_norm_mlp_classifier(scope, operator, container):
     )
 
 
+def _check_arity(operator, n_outputs):
+    """Refuse an operator that has not one input and `n_outputs` outputs."""
+    if len(operator.inputs) != 1 or len(operator.outputs) != n_outputs:
+        words = "one output" if n_outputs == 1 else "two outputs"
+        raise RuntimeError(
+            f"{type(operator.raw_operator).__name__} takes one input and "
+            f"gives {words}, got {len(operator.inputs)} and "
+            f"{len(operator.outputs)}."
+        )
+
+
 def calculate_batch_norm_mlp_classifier_output_shapes(operator):
     """Declare ``label`` and ``probabilities`` types and shapes.
 
@@ -291,12 +302,7 @@ def calculate_batch_norm_mlp_classifier_output_shapes(operator):
     multilabel targets; ``probabilities`` is ``[N, n_outputs]`` in the
     graph's float type.
     """
-    if len(operator.inputs) != 1 or len(operator.outputs) != 2:
-        raise RuntimeError(
-            f"{type(operator.raw_operator).__name__} takes one input and "
-            f"gives two outputs, got {len(operator.inputs)} and "
-            f"{len(operator.outputs)}."
-        )
+    _check_arity(operator, n_outputs=2)
     model = operator.raw_operator
     N = operator.inputs[0].get_first_dimension()
     if _is_multilabel(model):
@@ -362,12 +368,7 @@ def convert_batch_norm_mlp_regressor(scope, operator, container):
 
 def calculate_batch_norm_mlp_regressor_output_shapes(operator):
     """Declare ``variable`` as ``[N, n_outputs]`` in the graph's float type."""
-    if len(operator.inputs) != 1 or len(operator.outputs) != 1:
-        raise RuntimeError(
-            f"{type(operator.raw_operator).__name__} takes one input and "
-            f"gives one output, got {len(operator.inputs)} and "
-            f"{len(operator.outputs)}."
-        )
+    _check_arity(operator, n_outputs=1)
     model = operator.raw_operator
     check_is_fitted(model)
     N = operator.inputs[0].get_first_dimension()
