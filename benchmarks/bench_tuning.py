@@ -34,11 +34,14 @@ Contenders run interleaved: for each seed and dataset, all contenders one
 after the other, in an order rotated from one (seed, dataset) to the next,
 so that the load of other processes on a shared machine hits them alike.
 Reported: mean ± sd of the test accuracy over seeds and the mean wall time,
-refit included.
+refit included; the issue's targets; and (d) minus each contender paired by
+seed (the same split), mean ± standard error, which says whether a gap
+between means is more than the noise of the splits.
 """
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -469,6 +472,43 @@ def verdicts(table, datasets):
     return out
 
 
+def paired_differences(records, datasets, contenders):
+    """(d) minus each other contender, paired by seed: mean ± standard error.
+
+    Every contender of a seed sees the same train/test split, so the
+    difference per seed cancels how hard that split is; its standard error
+    says whether a gap between means is more than the noise of 3 (or more)
+    splits. One markdown row per contender, one column per dataset.
+    """
+    d = SEARCHES[3]
+    acc = {
+        (r["dataset"], r["contender"], r["seed"]): r["test_accuracy"]
+        for r in records
+        if "test_accuracy" in r
+    }
+    rows = []
+    for name in contenders:
+        if name == d:
+            continue
+        row = [f"(d) − {name}"]
+        for ds in datasets:
+            diffs = [
+                acc[ds, d, seed] - value
+                for (dataset, other, seed), value in acc.items()
+                if dataset == ds and other == name and (ds, d, seed) in acc
+            ]
+            if len(diffs) < 2:
+                row.append("")
+                continue
+            se = statistics.stdev(diffs) / math.sqrt(len(diffs))
+            row.append(
+                f"{100 * statistics.fmean(diffs):+.2f} ± {100 * se:.2f} "
+                f"(n={len(diffs)})"
+            )
+        rows.append(row)
+    return markdown_table(["points of test accuracy", *datasets], rows)
+
+
 def format_table(table, datasets, contenders):
     rows = []
     for name in contenders:
@@ -537,6 +577,8 @@ def run(data=None, quick=False, budget=None):
     emit()
     emit(format_table(table, datasets, CONTENDERS))
     ratios = verdicts(table, datasets)
+    emit()
+    emit(paired_differences(records, datasets, CONTENDERS))
     emit()
     return {
         "budget": budget,
@@ -636,6 +678,9 @@ def _report(records, datasets, contenders, args):
             [[t["name"], t["value"], t["verdict"]] for t in targets],
         )
     )
+    if SEARCHES[3] in contenders:
+        print("\n(d) minus each contender, paired by seed (mean ± standard error):\n")
+        print(paired_differences(records, datasets, contenders))
     if args.output:
         with open(args.output, "w") as f:
             json.dump(

@@ -1,5 +1,6 @@
 """Smoke tests of the benchmark runner (``benchmarks/run.py --quick``)."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -133,3 +134,25 @@ def test_quick_tuning_section(tmp_path):
         if "skipped" not in record:
             assert 0 <= record["test_accuracy"] <= 1 and record["seconds"] > 0
     assert {r["verdict"] for r in report["summary"]} <= {"met", "NOT met"}
+
+
+def test_tuning_paired_differences():
+    """(d) minus a contender is averaged over the seeds both ran, with its SE."""
+    spec = importlib.util.spec_from_file_location(
+        "bench_tuning", RUN.parent / "bench_tuning.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    d, a = bench.SEARCHES[3], bench.SEARCHES[0]
+    records = [
+        {"dataset": "wine", "contender": d, "seed": 0, "test_accuracy": 0.98},
+        {"dataset": "wine", "contender": d, "seed": 1, "test_accuracy": 0.96},
+        {"dataset": "wine", "contender": d, "seed": 2, "test_accuracy": 0.90},
+        {"dataset": "wine", "contender": a, "seed": 0, "test_accuracy": 0.97},
+        {"dataset": "wine", "contender": a, "seed": 1, "test_accuracy": 0.93},
+        {"dataset": "wine", "contender": a, "seed": 2, "skipped": "not installed"},
+    ]
+    table = bench.paired_differences(records, ["wine"], [a, d])
+    # Seeds 0 and 1: differences of 1 and 3 points, standard error 1 point.
+    assert f"| (d) − {a} | +2.00 ± 1.00 (n=2) |" in table
+    assert "(d) − (d)" not in table
