@@ -8,7 +8,12 @@ from sklearn.model_selection import RandomizedSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skbnnet import BatchNormMLPClassifier, LogUniform, OneMinusLogUniform
+from skbnnet import (
+    BatchNormMLPClassifier,
+    BatchNormMLPRegressor,
+    LogUniform,
+    OneMinusLogUniform,
+)
 from skbnnet.model_selection import (
     CoarseToFineSearchCV,
     default_search_space,
@@ -51,6 +56,17 @@ def test_prefix_and_estimator_filter():
     space = default_search_space(X_IRIS, Y_IRIS, prefix=PREFIX)
     assert all(name.startswith(PREFIX) for name in space)
     assert default_search_space(X_IRIS, Y_IRIS, estimator=LogisticRegression()) == {}
+
+
+def test_regressor_space_covers_its_default_weight_decay():
+    """A regressor's weight decay reaches 10 (its default is 2); 1 otherwise."""
+    regressor = BatchNormMLPRegressor()
+    space = default_search_space(X_IRIS, Y_IRIS, estimator=regressor)
+    assert space["weight_decay"] == LogUniform(1e-5, 10.0)
+    assert space["weight_decay"].low < regressor.weight_decay
+    assert regressor.weight_decay < space["weight_decay"].high
+    assert "label_smoothing" not in space
+    assert default_search_space(X_IRIS, Y_IRIS)["weight_decay"] == LogUniform(1e-5, 1)
 
 
 @pytest.mark.parametrize("kind", ["randomized", "coarse_to_fine"])
