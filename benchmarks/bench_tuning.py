@@ -486,6 +486,7 @@ def paired_differences(records, datasets, contenders):
         for r in records
         if "test_accuracy" in r
     }
+    seeds = sorted({seed for _, _, seed in acc})
     rows = []
     for name in contenders:
         if name == d:
@@ -493,9 +494,9 @@ def paired_differences(records, datasets, contenders):
         row = [f"(d) − {name}"]
         for ds in datasets:
             diffs = [
-                acc[ds, d, seed] - value
-                for (dataset, other, seed), value in acc.items()
-                if dataset == ds and other == name and (ds, d, seed) in acc
+                acc[ds, d, seed] - acc[ds, name, seed]
+                for seed in seeds
+                if (ds, d, seed) in acc and (ds, name, seed) in acc
             ]
             if len(diffs) < 2:
                 row.append("")
