@@ -311,6 +311,11 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
     def _validation_score(self, network, X, target, sample_weight):
         """Score of encoded validation data (higher is better)."""
 
+    def _start_loss(self, target, sample_weight):
+        """Loss of the prediction an untrained network starts near, where it
+        can be far above the prior's; it widens the divergence bound."""
+        return 0.0
+
     def _stratify(self, target):
         """Labels to stratify the validation split by, or None."""
         return None
@@ -553,6 +558,7 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
             prior_loss=self._prior_loss(target, sample_weight),
+            start_loss=self._start_loss(target, sample_weight),
             validation_score=self._validation_score,
             verbose=self.verbose,
             learning_rate_hint=f" (got {self.learning_rate_init})",

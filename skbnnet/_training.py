@@ -11,11 +11,14 @@ seen) is a :class:`History`, carried from call to call by the estimator.
 
 Divergence. A mini-batch whose loss (without the L2 penalty) is not finite,
 or exceeds ``DIVERGENCE_FACTOR`` (1e4) times the loss of predicting the prior
-(``max(prior_loss, 1)``: the entropy of the class frequencies, or half the
-variance of the scaled targets), or an epoch that leaves a non-finite
-parameter, stops training at once. The best parameters seen are restored:
-those of the best validation score with early stopping, else those of the
-epoch with the lowest training loss, else those training started from.
+(``max(prior_loss, start_loss, 1)``: the entropy of the class frequencies, or
+half the variance of the scaled targets, or half their mean square when they
+are not centred), or an epoch that leaves a non-finite parameter, stops
+training at once. The best parameters seen are restored: those of the best
+validation score with early stopping, else those of the epoch with the lowest
+training loss, else those training started from. A fresh fit whose very first
+loss is not finite has no model to restore and raises scikit-learn's
+``ValueError`` instead.
 """
 
 import math
@@ -165,6 +168,10 @@ class Trainer:
         Epochs without improvement before the optimizer decides to stop.
     prior_loss : float, default=inf
         Loss of predicting the prior; sets the divergence bound.
+    start_loss : float, default=0.0
+        Loss of the prediction an untrained network starts near, when it can
+        be far above the prior's (0 for regression targets that are not
+        centred); the bound is set by the larger of the two.
     validation_score : callable, default=None
         ``validation_score(network, X_val, target_val, sample_weight_val)``,
         higher is better; required for a validation set.
@@ -189,6 +196,7 @@ class Trainer:
         tol=1e-4,
         n_iter_no_change=10,
         prior_loss=np.inf,
+        start_loss=0.0,
         validation_score=None,
         verbose=0,
         learning_rate_hint="",
@@ -205,10 +213,14 @@ class Trainer:
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.prior_loss = prior_loss
-        self.divergence_bound = DIVERGENCE_FACTOR * max(prior_loss, 1.0)
+        self.divergence_bound = DIVERGENCE_FACTOR * max(prior_loss, start_loss, 1.0)
         self.validation_score = validation_score
         self.verbose = verbose
         self.learning_rate_hint = learning_rate_hint
+        # An untrained network this far above the prior cannot reach the
+        # targets by small steps: their location is the cause, not the rate.
+        self.start_loss = start_loss
+        self.far_start = start_loss > 10 * max(prior_loss, 1.0)
 
     def fit(
         self,
@@ -385,8 +397,7 @@ class Trainer:
                 "Training ended with a loss of "
                 f"{data_losses[-1]:.3g}, within 1% of that of "
                 f"predicting the prior ({self.prior_loss:.3g}): the model has "
-                "learned nothing. Try a lower learning_rate_init"
-                f"{self.learning_rate_hint} or less regularisation.",
+                f"learned nothing. {self._advice('or less regularisation')}",
                 ConvergenceWarning,
                 stacklevel=5,
             )
@@ -443,9 +454,14 @@ class Trainer:
         few epochs of a fit that is learning can end above the prior's loss.
         The 1% margin catches a model regularised to chance, whose loss ends
         a hair below the prior's (a weak but real signal fitted by a 100-unit
-        network ends several percent below it).
+        network ends several percent below it). A constant target (a prior
+        loss of 0) has nothing to learn.
         """
-        return len(data_losses) >= 5 and data_losses[-1] >= 0.99 * self.prior_loss
+        return (
+            self.prior_loss > 0
+            and len(data_losses) >= 5
+            and data_losses[-1] >= 0.99 * self.prior_loss
+        )
 
     def _exploded(self, loss):
         """Whether a mini-batch loss is NaN, infinite or over the bound."""
@@ -454,6 +470,15 @@ class Trainer:
     def _diverged(self, network, best, history, loss):
         """Restore the best parameters seen and warn; ``loss`` is the batch
         loss that exploded, None if the parameters did."""
+        untrained = self._n_steps == 0 and history.t == 0
+        if untrained and loss is not None and not math.isfinite(loss):
+            # Nothing was learned and the initial parameters cannot map these
+            # inputs to finite outputs: there is no model to return.
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data "
+                "may contain large values and need to be preprocessed (the "
+                "loss of the first mini-batch was not finite)."
+            )
         network.restore(best)
         if loss is None:
             cause = "the parameters became non-finite"
@@ -461,7 +486,7 @@ class Trainer:
             cause = (
                 f"the mini-batch loss reached {loss:.3g}, over "
                 f"{self.divergence_bound:.3g} ({DIVERGENCE_FACTOR:g} times the "
-                "loss of predicting the prior)"
+                "loss of predicting the prior or of an untrained network)"
             )
         else:
             cause = "the loss became non-finite"
@@ -471,13 +496,25 @@ class Trainer:
                 "example with StandardScaler)."
             )
         else:
-            advice = f"Try a lower learning_rate_init{self.learning_rate_hint}."
+            advice = self._advice()
         warnings.warn(
             f"Training diverged at epoch {len(history.loss_curve) + 1}: {cause}. "
             f"The best parameters seen were restored. {advice}",
             ConvergenceWarning,
             stacklevel=6,
         )
+
+    def _advice(self, alternative=""):
+        """What to change, for the warnings of a failed fit."""
+        if self.far_start:
+            return (
+                "The targets are far from 0, near which an untrained network "
+                f"starts (predicting 0 loses {self.start_loss:.3g}, predicting "
+                f"their mean {self.prior_loss:.3g}): centre and scale them "
+                "(scale_target=True)."
+            )
+        alternative = f" {alternative}" if alternative else ""
+        return f"Try a lower learning_rate_init{self.learning_rate_hint}{alternative}."
 
     def _plateau_message(self, validating):
         what = "Validation score" if validating else "Training loss"

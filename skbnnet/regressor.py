@@ -8,6 +8,27 @@ from ._base import BaseBatchNormMLP, _restore_on_failure
 from ._compat import _fit_context
 
 
+def _weighted_mean_and_std(y, sample_weight):
+    """Weighted mean and standard deviation of each column, in float64.
+
+    Only rows of positive weight count. Columns are divided by their largest
+    magnitude first, so that neither the sums nor the squares overflow or
+    underflow, whatever the targets' scale inside float64's range. A
+    constant column has its value as the mean and a deviation of exactly 0.
+    """
+    rows = sample_weight > 0
+    y, w = y[rows].astype(np.float64), sample_weight[rows].astype(np.float64)
+    magnitude = np.abs(y).max(axis=0)
+    magnitude[magnitude == 0] = 1.0
+    unit = y / magnitude
+    mean = np.average(unit, axis=0, weights=w)
+    std = np.sqrt(np.average((unit - mean) ** 2, axis=0, weights=w))
+    mean, std = mean * magnitude, std * magnitude
+    constant = (y == y[0]).all(axis=0)
+    mean[constant], std[constant] = y[0, constant], 0.0
+    return mean, std
+
+
 class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
     """Multi-layer perceptron regressor with batch normalisation.
 
@@ -352,22 +373,48 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
             return self._fit(X, y, sample_weight, True, None, None, None)
 
     def _encode_targets(self, y, sample_weight, first_pass, incremental):
-        """The targets as a 2-D array in X's dtype, scaled."""
-        y = y.reshape(y.shape[0], -1).astype(sample_weight.dtype)
+        """The targets as a 2-D array in X's dtype, scaled.
+
+        The scaling is computed and applied in float64 whatever X's dtype:
+        float32 cannot standardise ``1e8 + signal`` (the signal is below its
+        resolution) nor hold targets beyond about 3e38.
+        """
+        if y.dtype.kind not in "biuf":
+            raise ValueError(
+                f"{type(self).__name__} needs numeric targets, got y of dtype "
+                f"{y.dtype}. Convert them to numbers first (for dates, for "
+                "example, to a number of days)."
+            )
+        y = y.reshape(y.shape[0], -1).astype(np.float64)
         if first_pass:
             if self.scale_target:
-                mean = np.average(y, axis=0, weights=sample_weight)
-                variance = np.average((y - mean) ** 2, axis=0, weights=sample_weight)
-                scale = np.sqrt(variance)
+                mean, scale = _weighted_mean_and_std(y, sample_weight)
                 # A constant target keeps its scale (nothing to standardise).
-                scale[~(scale > 0)] = 1.0
+                scale[scale == 0] = 1.0
             else:
                 mean, scale = np.zeros(y.shape[1]), np.ones(y.shape[1])
-            self.target_mean_ = mean.astype(sample_weight.dtype)
-            self.target_scale_ = scale.astype(sample_weight.dtype)
+            self.target_mean_, self.target_scale_ = mean, scale
         else:
             self._check_n_outputs(y, "y")
-        return (y - self.target_mean_) / self.target_scale_, sample_weight
+        return self._scale(y, sample_weight.dtype, "y"), sample_weight
+
+    def _scale(self, y, dtype, name):
+        """``(y - target_mean_) / target_scale_`` in float64, cast to dtype."""
+        # Divided first, so that targets near float64's limit do not overflow.
+        scaled = y / self.target_scale_ - self.target_mean_ / self.target_scale_
+        limit = np.finfo(dtype).max
+        if not np.all(np.abs(scaled) <= limit):
+            hint = (
+                "Set scale_target=True"
+                if not self.scale_target
+                else "Pass X as float64"
+            )
+            raise ValueError(
+                f"{name} is too large for the network's {np.dtype(dtype)} "
+                f"after scaling (largest magnitude {np.abs(scaled).max():.3g}, "
+                f"the dtype holds {limit:.3g}). {hint}, or rescale {name}."
+            )
+        return scaled.astype(dtype)
 
     def _check_n_outputs(self, y, name):
         if y.shape[1] != self.target_mean_.shape[0]:
@@ -378,18 +425,28 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
             )
 
     def _encode_validation_targets(self, y_val, dtype):
-        y_val = y_val.reshape(y_val.shape[0], -1).astype(dtype)
+        y_val = y_val.reshape(y_val.shape[0], -1).astype(np.float64)
         self._check_n_outputs(y_val, "y_val")
-        return (y_val - self.target_mean_) / self.target_scale_
+        return self._scale(y_val, dtype, "y_val")
 
     def _output_layer(self, target):
         return target.shape[1], "identity"
 
     def _prior_loss(self, target, sample_weight):
-        """Half squared error of predicting the (weighted) mean."""
-        mean = np.average(target, axis=0, weights=sample_weight)
-        variance = np.average((target - mean) ** 2, axis=0, weights=sample_weight)
-        return 0.5 * float(variance.mean())
+        """Half squared error of predicting the (weighted) mean; exactly 0
+        for a constant target."""
+        _, std = _weighted_mean_and_std(target, sample_weight)
+        return 0.5 * float(np.mean(std**2))
+
+    def _start_loss(self, target, sample_weight):
+        """Half squared error of predicting 0, near which an untrained
+        network starts: far above the prior's for targets that
+        ``scale_target=False`` leaves uncentred."""
+        with np.errstate(over="ignore"):
+            squares = np.average(
+                target.astype(np.float64) ** 2, axis=0, weights=sample_weight
+            )
+        return 0.5 * float(squares.mean())
 
     def _validation_score(self, network, X, target, sample_weight):
         """R² (averaged over targets), invariant to the targets' scaling."""
@@ -408,9 +465,9 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Predicted values; one-dimensional for a single target.
         """
-        y_pred = self._forward(X)
-        y_pred *= self.target_scale_
-        y_pred += self.target_mean_
+        # Mapped back in float64: targets of float32 networks may lie beyond
+        # float32's range or resolution.
+        y_pred = self._forward(X) * self.target_scale_ + self.target_mean_
         return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
 
     def __sklearn_tags__(self):

@@ -128,3 +128,126 @@ def test_divergence_in_regression(friedman):
     with pytest.warns(ConvergenceWarning, match="diverged"):
         reg.fit(X, y)
     assert np.isfinite(reg.predict(X)).all()
+
+
+def _linear_data(n_samples=400):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(n_samples, 5))
+    return X, X @ rng.normal(size=5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "offset, factor",
+    [(1e8, 1.0), (0.0, 1e-24), (0.0, 1e39), (0.0, 1e300), (-1e300, 1e290)],
+    ids=["offset-1e8", "tiny", "beyond-float32", "near-float64-max", "huge-offset"],
+)
+def test_target_scaling_in_float64(dtype, offset, factor):
+    """The targets' mean and scale are computed, and predictions mapped
+    back, in float64 whatever X's dtype: a float32 network fits ``1e8 +
+    signal``, targets of 1e-24 or beyond float32's range, as well as
+    unit-scale ones (float32 lost the signal under the offset, underflowed
+    the scale to 1, or overflowed to inf or NaN)."""
+    X, signal = _linear_data()
+    X = X.astype(dtype)
+    y = offset + factor * signal
+    reg = BatchNormMLPRegressor((16,), max_iter=60, random_state=0).fit(X, y)
+    assert reg.target_mean_.dtype == reg.target_scale_.dtype == np.float64
+    assert_allclose(reg.target_scale_, factor * signal.std(), rtol=1e-6)
+    prediction = reg.predict(X)
+    assert np.isfinite(prediction).all()
+    # R² of the signal part: an offset is known exactly by the scaling.
+    residual = (prediction - offset) / factor - signal
+    assert 1 - residual.var() / signal.var() > 0.95
+
+
+def test_target_scaling_ignores_zero_weight_rows():
+    """Rows of zero weight do not move the targets' mean or scale."""
+    X, y = _linear_data()
+    y_outlier = y.copy()
+    y_outlier[0] = 1e250
+    weight = np.ones_like(y)
+    weight[0] = 0
+    reg = BatchNormMLPRegressor((8,), max_iter=2, random_state=0)
+    reg.fit(X, y_outlier, sample_weight=weight)
+    assert_allclose(reg.target_mean_, y[1:].mean())
+    assert_allclose(reg.target_scale_, y[1:].std())
+
+
+def test_unscaled_targets_beyond_float32_error_clearly():
+    """Without target scaling a float32 network cannot hold targets beyond
+    float32's range: the error says so and names the remedies."""
+    X, y = _linear_data()
+    reg = BatchNormMLPRegressor(scale_target=False, max_iter=2)
+    with pytest.raises(ValueError, match="too large for the network's float32"):
+        reg.fit(X.astype(np.float32), 1e39 * y)
+    assert not hasattr(reg, "target_mean_")
+
+
+@pytest.mark.parametrize("kind", ["numeric strings", "datetimes"])
+def test_non_numeric_targets_are_refused(kind):
+    """Strings and datetimes are not regression targets (MLPRegressor fails
+    on them with a NumPy error); the error names the dtype."""
+    X, y = _linear_data(30)
+    if kind == "numeric strings":
+        y = y.round(2).astype(str)
+    else:
+        y = np.datetime64("2020-01-01") + np.arange(30).astype("timedelta64[D]")
+    with pytest.raises(ValueError, match="needs numeric targets"):
+        BatchNormMLPRegressor(max_iter=2).fit(X, y)
+
+
+def test_constant_target_learns_without_a_false_warning():
+    """A constant target has a prior loss of 0: fitting it is no failure to
+    learn, so no "learned nothing" warning (scikit-learn's
+    test_preserve_feature_names fits one), and it is fitted."""
+    X, _ = _linear_data(100)
+    y = np.full(100, 3.3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg = BatchNormMLPRegressor((8,), random_state=0).fit(X, y)
+    assert reg.target_mean_ == 3.3 and reg.target_scale_ == 1
+    assert_allclose(reg.predict(X), 3.3, atol=0.1)
+
+
+def test_uncentred_targets_without_scaling_blame_the_targets():
+    """``scale_target=False`` with targets around 1000: the untrained
+    network's loss is far above the prior's, which is not divergence. The
+    fit that gets nowhere says the targets are the cause, not the learning
+    rate or the features."""
+    X, y = _linear_data()
+    reg = BatchNormMLPRegressor((16,), scale_target=False, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        reg.fit(X, y + 1000)
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1, messages
+    assert "diverged" not in messages[0]
+    assert "learned nothing" in messages[0]
+    assert "scale_target=True" in messages[0]
+    assert "learning_rate_init" not in messages[0]
+    # The same targets scaled fit well.
+    assert (
+        BatchNormMLPRegressor((16,), random_state=0).fit(X, y + 1000).score(X, y + 1000)
+        > 0.95
+    )
+
+
+@pytest.mark.parametrize("Estimator", [BatchNormMLPRegressor, "classifier"])
+def test_non_finite_first_loss_raises_like_scikit_learn(Estimator):
+    """Inputs near float64's largest number make the first mini-batch's loss
+    non-finite: no model exists to restore, so fit raises scikit-learn's
+    ValueError (its test_nonfinite_params) and leaves the estimator
+    unfitted, rather than returning one that predicts NaN."""
+    from skbnnet import BatchNormMLPClassifier
+
+    Estimator = BatchNormMLPClassifier if Estimator == "classifier" else Estimator
+    rng = np.random.RandomState(0)
+    X = np.finfo(np.float64).max * rng.uniform(size=(10, 2))
+    y = rng.standard_normal(size=10)
+    if Estimator is BatchNormMLPClassifier:
+        y = (y > 0).astype(int)
+    est = Estimator()
+    with pytest.raises(ValueError, match="Solver produced non-finite parameter"):
+        est.fit(X, y)
+    assert not hasattr(est, "n_iter_")
