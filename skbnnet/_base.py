@@ -116,15 +116,27 @@ class _EpochTasks:
 
 
 class _FinishNetwork:
-    """What fit does to a trained network: population statistics if asked."""
+    """What fit does to a trained network: population statistics if asked.
 
-    def __init__(self, network, population, X, sample_weight, train_rows, batch):
+    With ``incremental`` (``partial_fit``) the statistics of this call's rows
+    are merged with those of every earlier call, which training is about to
+    overwrite with running averages: they are kept here.
+    """
+
+    def __init__(
+        self, network, population, X, sample_weight, train_rows, batch, incremental
+    ):
         self.network = network
         self.population = population
         self.X = X
         self.sample_weight = sample_weight
         self.train_rows = train_rows
         self.batch = batch
+        self.previous = (
+            (network.population_weight, network.stats.copy())
+            if population and incremental
+            else None
+        )
 
     def __call__(self, network):
         if not self.population:
@@ -135,7 +147,7 @@ class _FinishNetwork:
             # held-out rows weigh 0.
             sample_weight = np.zeros_like(sample_weight)
             sample_weight[self.train_rows] = self.sample_weight[self.train_rows]
-        network.set_population_stats(self.X, sample_weight, self.batch)
+        network.set_population_stats(self.X, sample_weight, self.batch, self.previous)
 
 
 def _network_attributes(network):
@@ -570,6 +582,7 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
             sample_weight,
             train_rows,
             batch_size,
+            incremental,
         )
         fit_task = epoch_tasks = None
         if has_callbacks(self):

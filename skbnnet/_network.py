@@ -184,6 +184,7 @@ class Network:
         self.stats = np.zeros(2 * n_hidden_units if batch_norm else 0, dtype)
         self.stats[n_hidden_units:] = 1.0
         self.n_stat_updates = 0
+        self.population_weight = 0.0
         self._bind()
 
     def _bind(self):
@@ -454,16 +455,27 @@ class Network:
         OUTPUT_PROBA[self.out_activation](logits)
         return logits
 
-    def set_population_stats(self, X, sample_weight, batch_size):
+    def set_population_stats(self, X, sample_weight, batch_size, previous=None):
         """Replace the statistics by weighted ones over all of ``X``.
 
         Layer by layer, in chunks of ``batch_size`` rows: the statistics of
         layer ``l`` are computed with layers ``< l`` already normalised by
         their population statistics. Sums are shifted by the current mean
         and accumulated in float64 for accuracy.
+
+        ``previous``, a ``(weight, stats)`` pair of earlier population
+        statistics and the total sample weight they were computed over,
+        merges them with those of ``X`` (each layer before the next is
+        computed), so that ``partial_fit`` keeps the statistics of every row
+        seen. :attr:`population_weight` is the total weight afterwards.
         """
         n_samples = X.shape[0]
         total = float(np.sum(sample_weight, dtype=np.float64))
+        old_weight, old_stats = (0.0, None) if previous is None else previous
+        if old_weight > 0:
+            old_means, old_vars = (
+                self.unpack_stats(half) for half in np.split(old_stats, 2)
+            )
         for layer in range(self.n_layers - 1):
             shift = self.means[layer].astype(np.float64)
             first = np.zeros_like(shift)
@@ -478,8 +490,21 @@ class Network:
                 np.multiply(Z, Z, out=Z)
                 second += w @ Z
             mean = first / total
+            var = second / total - mean**2
+            mean += shift
+            if old_weight > 0:
+                # Chan et al.'s pooled mean and variance of two groups.
+                new_share = total / (old_weight + total)
+                delta = mean - old_means[layer]
+                mean = old_means[layer] + new_share * delta
+                var = (
+                    (1 - new_share) * old_vars[layer]
+                    + new_share * var
+                    + new_share * (1 - new_share) * delta**2
+                )
             # Clipped to the dtype's range: features of magnitude 1e30 make
             # float64 variances that a float32 network cannot hold.
             limit = np.finfo(self.stats.dtype).max
-            self.means[layer][:] = np.clip(shift + mean, -limit, limit)
-            self.vars[layer][:] = np.clip(second / total - mean**2, 0.0, limit)
+            self.means[layer][:] = np.clip(mean, -limit, limit)
+            self.vars[layer][:] = np.clip(var, 0.0, limit)
+        self.population_weight = old_weight + total

@@ -160,7 +160,8 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
         Statistics used at inference. "running": the exponentially weighted
         averages of the mini-batch statistics. "population": after training,
         each layer's weighted mean and variance recomputed over the whole
-        training data of the call, layer by layer.
+        training data of the call, layer by layer; ``partial_fit`` merges
+        those of its rows with those of every earlier call since ``fit``.
 
     dropout : float, default=0.0
         Probability of dropping each hidden unit during training (inverted

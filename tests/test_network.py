@@ -184,6 +184,23 @@ def test_running_stats_follow_the_ema_formula():
         assert_allclose(network.stats, expected)
 
 
+def test_population_stats_merge_with_earlier_ones():
+    """Population statistics merged with those of earlier rows (what
+    partial_fit does) equal one pass over all the rows for the first hidden
+    layer, whose inputs do not depend on other statistics, and the total
+    weight adds up."""
+    network = _make_network()
+    X, _, sample_weight = _batch(network, n_rows=30)
+    whole = _make_network()
+    whole.set_population_stats(X, sample_weight, batch_size=7)
+    network.set_population_stats(X[:4], sample_weight[:4], batch_size=7)
+    previous = network.population_weight, network.stats.copy()
+    network.set_population_stats(X[4:], sample_weight[4:], 7, previous)
+    assert_allclose(network.population_weight, sample_weight.sum())
+    assert_allclose(network.means[0], whole.means[0], rtol=1e-12)
+    assert_allclose(network.vars[0], whole.vars[0], rtol=1e-12)
+
+
 def test_network_pickle_rebuilds_views():
     """After unpickling, per-layer views still point into the flat vector."""
     network = _make_network()
