@@ -19,6 +19,16 @@ from ._compat import (
 )
 
 
+def _balanced(indices, n_classes, sample_weight):
+    """scikit-learn's ``n_samples / (n_classes * count)`` per class, from
+    weighted counts (its compute_class_weight takes weights only from 1.7);
+    0 for a class without rows."""
+    counts = np.bincount(indices, weights=sample_weight, minlength=n_classes)
+    return np.divide(
+        counts.sum(), n_classes * counts, out=np.zeros_like(counts), where=counts > 0
+    )
+
+
 class BatchNormMLPClassifier(ClassifierMixin, BaseBatchNormMLP):
     """Multi-layer perceptron classifier with batch normalisation.
 
@@ -440,35 +450,47 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseBatchNormMLP):
                     "'balanced' (each label balanced on its own, the weights "
                     "multiplied); weight the rows with sample_weight instead."
                 )
-            columns = y.T
+            weights = np.ones_like(sample_weight)
+            for column in y.T:
+                classes, indices = np.unique(column, return_inverse=True)
+                weights *= _balanced(indices, len(classes), sample_weight)[indices]
+            return weights
+        # Against every class of the model, not only those of this call: a
+        # partial_fit batch or a cross-validation fold may lack some.
+        indices = np.searchsorted(self.classes_, y)
+        if self.class_weight == "balanced":
+            per_class = _balanced(indices, len(self.classes_), sample_weight)
         else:
-            columns = [y]
-        weights = np.ones_like(sample_weight)
-        for column in columns:
-            classes = np.unique(column)
-            if isinstance(self.class_weight, dict):
-                unknown = set(self.class_weight) - set(classes.tolist())
-                if unknown:
-                    raise InvalidParameterError(
-                        f"The 'class_weight' parameter of {type(self).__name__} "
-                        f"names classes not in the data: {sorted(unknown, key=str)}"
-                        f". The classes are {classes.tolist()}."
-                    )
-            indices = np.searchsorted(classes, column)
-            if self.class_weight == "balanced":
-                # scikit-learn's n_samples / (n_classes * count), with weighted
-                # counts (its compute_class_weight takes weights only from 1.7).
-                counts = np.bincount(indices, weights=sample_weight)
-                per_class = np.divide(
-                    counts.sum(),
-                    len(classes) * counts,
-                    out=np.zeros_like(counts),
-                    where=counts > 0,
+            per_class = self._class_weight_dict()
+        return per_class[indices]
+
+    def _class_weight_dict(self):
+        """The weight of each class of ``classes_`` from a class_weight dict.
+
+        As scikit-learn's ``compute_class_weight``: keys of classes not in
+        ``classes_`` are allowed when every class is weighted (a fold without
+        one of the classes), and a class without a key weighs 1.
+        """
+        name = f"The 'class_weight' parameter of {type(self).__name__}"
+        for label, weight in self.class_weight.items():
+            if (
+                not isinstance(weight, Real)
+                or isinstance(weight, bool)
+                or not 0 <= weight < np.inf
+            ):
+                raise InvalidParameterError(
+                    f"{name} must map classes to non-negative finite numbers, "
+                    f"got {weight!r} for class {label!r}."
                 )
-            else:
-                per_class = np.array([self.class_weight.get(c, 1.0) for c in classes])
-            weights *= per_class[indices]
-        return weights
+        missing = [c for c in self.classes_.tolist() if c not in self.class_weight]
+        unknown = set(self.class_weight) - set(self.classes_.tolist())
+        if missing and unknown:
+            raise InvalidParameterError(
+                f"{name} names classes not in the data: "
+                f"{sorted(unknown, key=str)}, and leaves out {missing}. The "
+                f"classes are {self.classes_.tolist()}."
+            )
+        return np.array([self.class_weight.get(c, 1.0) for c in self.classes_.tolist()])
 
     def _encode(self, y, dtype):
         if self._label_binarizer.y_type_.startswith("multilabel"):
@@ -478,6 +500,18 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseBatchNormMLP):
     def _encode_validation_targets(self, y_val, dtype):
         if y_val.ndim == 2 and y_val.shape[1] == 1:
             y_val = column_or_1d(y_val, warn=True)
+        if self._label_binarizer.y_type_.startswith("multilabel"):
+            if y_val.ndim != 2 or y_val.shape[1] != len(self.classes_):
+                raise ValueError(
+                    "y_val must be a label indicator matrix of "
+                    f"{len(self.classes_)} columns, like y; got shape "
+                    f"{y_val.shape}."
+                )
+        elif y_val.ndim != 1:
+            raise ValueError(
+                "y_val must be one-dimensional (class labels), like y; got "
+                f"shape {y_val.shape}."
+            )
         unseen = np.setdiff1d(unique_labels(y_val), self.classes_)
         if len(unseen):
             raise ValueError(

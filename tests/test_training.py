@@ -274,6 +274,42 @@ def test_class_weight_errors(iris):
         BatchNormMLPClassifier(class_weight={0: 1.0, 1: 2.0}).fit(X, Y)
 
 
+def test_class_weight_dict_covers_classes_absent_from_a_call(iris):
+    """A class_weight dict is checked against every class of the model: a
+    partial_fit batch of one class (SGDClassifier accepts it) and a fit on a
+    fold without one of the classes (LogisticRegression accepts it when
+    every present class is weighted) train with the dict's weights, as the
+    same weights passed as sample_weight would."""
+    X, y = iris
+    weights = {0: 1.0, 1: 5.0, 2: 0.5}
+    clf = BatchNormMLPClassifier(max_iter=5, random_state=0, class_weight=weights)
+    clf.partial_fit(X[:50], y[:50], classes=[0, 1, 2])
+    clf.partial_fit(X[50:100], y[50:100])
+    fold = slice(0, 100)
+    weighted = BatchNormMLPClassifier(max_iter=5, random_state=0, class_weight=weights)
+    _fit_recording(weighted, X[fold], y[fold])
+    explicit = BatchNormMLPClassifier(max_iter=5, random_state=0)
+    _fit_recording(
+        explicit, X[fold], y[fold], sample_weight=np.where(y[fold] == 1, 5.0, 1.0)
+    )
+    assert_array_equal(weighted.classes_, [0, 1])
+    assert_allclose(weighted.predict_proba(X), explicit.predict_proba(X), rtol=1e-6)
+
+
+@pytest.mark.parametrize("weight", [-1.0, np.nan, np.inf, "heavy", True], ids=repr)
+def test_class_weight_values_are_validated(iris, weight):
+    """Negative, NaN, infinite, non-numeric or boolean class weights get an
+    error naming class_weight before any training (they used to surface as
+    divergence, an overflow of the weights' sum or a UFuncTypeError)."""
+    X, y = iris
+    clf = BatchNormMLPClassifier(max_iter=2, class_weight={0: 1.0, 1: weight})
+    with pytest.raises(InvalidParameterError, match="'class_weight' parameter"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "classes_")
+    with pytest.raises(InvalidParameterError, match="'class_weight' parameter"):
+        clf.partial_fit(X, y, classes=[0, 1, 2])
+
+
 # ---------------------------------------------------------------------------
 # A validation set of the user's
 
@@ -306,6 +342,27 @@ def test_validation_set_errors(iris):
     with pytest.raises(ValueError):
         clf.fit(X, y, X_val=X, y_val=y, sample_weight_val=np.zeros(len(y)))
     assert not hasattr(clf, "classes_")
+
+
+@pytest.mark.parametrize("multilabel", [False, True], ids=["multiclass", "multilabel"])
+def test_validation_targets_of_the_wrong_kind_fail_before_training(
+    iris, multilabel, capsys
+):
+    """y_val must be of y's kind: labels for a multiclass fit, an indicator
+    matrix of as many columns for a multilabel one. The error comes from
+    validation, before the first epoch (it came from the metrics inside the
+    training loop)."""
+    X, y = iris
+    Y = np.c_[y == 0, y == 1, y == 2].astype(int)
+    y_fit, y_val = (Y, y) if multilabel else (y, Y[:, :2])
+    clf = BatchNormMLPClassifier(early_stopping=True, verbose=1)
+    with pytest.raises(ValueError, match="y_val must be"):
+        clf.fit(X, y_fit, X_val=X, y_val=y_val)
+    assert not hasattr(clf, "classes_")
+    assert "Epoch" not in capsys.readouterr().out
+    if multilabel:
+        with pytest.raises(ValueError, match="indicator matrix of 3 columns"):
+            clf.fit(X, y_fit, X_val=X, y_val=Y[:, :2])
 
 
 # ---------------------------------------------------------------------------
