@@ -84,6 +84,19 @@ def _int_at_least(minimum):
     return parse
 
 
+def _n_jobs(text):
+    """Argparse type: joblib's n_jobs, an integer other than 0."""
+    value = int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(
+            "must not be 0: give a number of jobs, or -1 for all cores"
+        )
+    return value
+
+
+_n_jobs.__name__ = "integer"
+
+
 def _seconds(text):
     """Argparse type: a number of seconds >= 0."""
     value = float(text)
@@ -194,7 +207,7 @@ def _build_parser():
     run = tune.add_argument_group("execution and output")
     run.add_argument(
         "--n-jobs",
-        type=int,
+        type=_n_jobs,
         default=-1,
         help="parallel jobs; -1 uses all cores (or all dask workers)",
     )
@@ -401,6 +414,24 @@ def _task(args, y):
     return "classification"
 
 
+def _check_stratifiable(y, guessed):
+    """Every class needs 2 rows for a stratified test split; an integer
+    quantity taken for classes has many classes of one row."""
+    counts = y.value_counts()
+    single = counts.index[counts < 2]
+    if len(single):
+        hint = (
+            " If it is a quantity rather than classes, use --task regression."
+            if guessed
+            else ""
+        )
+        raise ValueError(
+            f"the target {y.name!r} has {len(single)} of its {len(counts)} "
+            "classes with a single row, and a stratified test split needs 2 "
+            f"per class.{hint}"
+        )
+
+
 def _print_summary(search, test_scores, wall_time):
     results = search.cv_results_
     rounds = getattr(search, "n_rounds_", None)
@@ -442,10 +473,16 @@ def _tune(args):
     task = _task(args, y)
     if task == "classification":
         check_classification_targets(y)
+        _check_stratifiable(y, args.task == "auto")
         estimator = BatchNormMLPClassifier
         stratify = y
     else:
-        y = pd.to_numeric(y, errors="raise").astype(float)
+        if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
+            raise ValueError(
+                f"a regression target must be numeric, but {y.name!r} is of "
+                f"dtype {y.dtype}"
+            )
+        y = y.astype(float)
         estimator = BatchNormMLPRegressor
         stratify = None
     X_train, X_test, y_train, y_test = train_test_split(

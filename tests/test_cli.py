@@ -101,6 +101,8 @@ def test_csv_with_categorical_column(capsys, tmp_path):
 
 BAD_CSVS = {
     "continuous.csv": "a,y\n" + "".join(f"{i},{i * 0.37}\n" for i in range(20)),
+    "counts.csv": "a,y\n" + "".join(f"{i},{i * 37}\n" for i in range(20)),
+    "dates.csv": "a,y\n" + "".join(f"{i},2020-01-{i + 1:02d}\n" for i in range(20)),
     "empty.csv": "",
     "header.csv": "a,b,y\n",
     "nan.csv": "a,b,y\n1,,0\n2,3,1\n3,4,0\n4,5,1\n",
@@ -116,6 +118,7 @@ BAD_CSVS = {
         ("header.csv", "y", "header.csv holds no data"),
         ("nan.csv", "y", "missing values in column(s) b"),
         ("nan.csv", None, "--csv needs --target"),
+        ("counts.csv", "y", "If it is a quantity rather than classes, use --task"),
     ],
 )
 def test_bad_input_gives_one_line_error(capsys, tmp_path, file, target, expected):
@@ -157,7 +160,13 @@ def test_missing_dask_names_the_extra(capsys, monkeypatch):
 
 @pytest.mark.parametrize(
     "option",
-    [["--cv", "1"], ["--test-size", "1.5"], ["--time", "-1"], ["--time", "nan"]],
+    [
+        ["--cv", "1"],
+        ["--test-size", "1.5"],
+        ["--time", "-1"],
+        ["--time", "nan"],
+        ["--n-jobs", "0"],
+    ],
 )
 def test_invalid_option_exits_with_status_2(capsys, option):
     """argparse rejects out-of-range options itself, with status 2."""
@@ -242,6 +251,26 @@ def test_float_target_tunes_a_regressor(capsys, tmp_path):
 
     code, _, err = _run(capsys, argv[:-2] + ["--task", "classification"])
     _assert_one_line_error(code, err, "Unknown label type")
+
+
+def test_regression_target_must_be_numeric(capsys, tmp_path):
+    """--task regression on a column of dates is refused with its dtype
+    (pandas would have turned the dates into nanoseconds if parsed)."""
+    (tmp_path / "dates.csv").write_text(BAD_CSVS["dates.csv"])
+    argv = ["tune", "--csv", str(tmp_path / "dates.csv"), "--target", "y"]
+    code, _, err = _run(capsys, argv + ["--task", "regression", "--n-jobs", "1"])
+    _assert_one_line_error(code, err, "a regression target must be numeric")
+
+
+def test_integer_target_as_regression(capsys, tmp_path):
+    """An integer quantity tunes a regressor with --task regression (the
+    hint of the error above)."""
+    (tmp_path / "counts.csv").write_text(BAD_CSVS["counts.csv"])
+    argv = ["tune", "--csv", str(tmp_path / "counts.csv"), "--target", "y"]
+    argv += ["--cv", "2", "--n-jobs", "1", "--time", "0", "--n-iter", "2"]
+    code, out, _ = _run(capsys, argv + ["--n-rounds", "1", "--task", "regression"])
+    assert code == 0
+    assert "1 features, regression" in out
 
 
 def test_progress_bar_draws_the_rounds(capsys):
