@@ -28,3 +28,17 @@ def iris():
     """
     X, y = load_iris(return_X_y=True)
     return StandardScaler().fit_transform(X), y
+
+
+@pytest.fixture
+def wide_console(monkeypatch):
+    """A rich console of 200 columns, made for this test and then dropped.
+
+    rich makes one console per process on first use and fixes its width
+    then (from ``COLUMNS`` or the terminal): a progress bar drawn by an
+    earlier test in the same worker would otherwise set the width, and cut
+    the lines a later test reads.
+    """
+    rich = pytest.importorskip("rich")
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setattr(rich, "_console", None)

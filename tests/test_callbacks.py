@@ -263,13 +263,11 @@ def _foreground_threads():
 
 
 @needs_callbacks
-def test_progress_bar_of_a_fit(digits, capsys, monkeypatch):
+def test_progress_bar_of_a_fit(digits, capsys, wide_console):
     """A real ProgressBar draws the fit's bar to 100%, and its drawing thread
     ends, also when the fit fails."""
-    pytest.importorskip("rich")
     from sklearn.callback import ProgressBar
 
-    monkeypatch.setenv("COLUMNS", "200")
     X, y = digits
     threads = _foreground_threads()
     clf = BatchNormMLPClassifier(max_iter=3, random_state=0)
@@ -288,13 +286,11 @@ def test_progress_bar_of_a_fit(digits, capsys, monkeypatch):
 
 
 @needs_callbacks
-def test_progress_bar_of_a_grid_search(digits, capsys, monkeypatch):
+def test_progress_bar_of_a_grid_search(digits, capsys, wide_console):
     """Through GridSearchCV, each (candidate, fold) fit of the estimator is
     a task of the search, and the estimator's epochs nest inside it."""
-    pytest.importorskip("rich")
     from sklearn.callback import ProgressBar
 
-    monkeypatch.setenv("COLUMNS", "200")
     X, y = digits
     search = GridSearchCV(
         BatchNormMLPClassifier(max_iter=2, random_state=0),
@@ -371,14 +367,12 @@ def test_coarse_to_fine_rounds_candidates_folds_epochs_nest(digits):
 
 @needs_callbacks
 @pytest.mark.parametrize("max_time", [None, 1.5])
-def test_progress_bar_of_coarse_to_fine(digits, capsys, monkeypatch, max_time):
+def test_progress_bar_of_coarse_to_fine(digits, capsys, wide_console, max_time):
     """A real ProgressBar draws the rounds of CoarseToFineSearchCV, their
     (candidate, fold) fits and the refit, all to 100%; with a time budget
     too, where the number of rounds is not known in advance."""
-    pytest.importorskip("rich")
     from sklearn.callback import ProgressBar
 
-    monkeypatch.setenv("COLUMNS", "200")
     X, y = digits
     search = _coarse_to_fine(n_rounds=2, n_iter=2, max_time=max_time)
     search.set_callbacks(ProgressBar())

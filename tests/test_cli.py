@@ -273,10 +273,9 @@ def test_integer_target_as_regression(capsys, tmp_path):
     assert "1 features, regression" in out
 
 
-def test_progress_bar_draws_the_rounds(capsys):
+def test_progress_bar_draws_the_rounds(capsys, wide_console):
     """With scikit-learn's callbacks and rich, skbnnet tune draws a bar per
     round of the search; --no-progress turns it off."""
-    pytest.importorskip("rich")
     from skbnnet._compat import ProgressBar
 
     if ProgressBar is None:
