@@ -88,11 +88,14 @@ class BaseOptimizer:
     def iteration_ends(self, time_step):
         """Update the learning rate at the end of an epoch."""
         if self.lr_schedule == "invscaling":
-            # exp(-p * log(t + 1)) underflows to 0 where (t + 1) ** p would
-            # raise OverflowError (power_t=1000, say).
-            self.learning_rate = float(self.learning_rate_init) * math.exp(
-                -self.power_t * math.log(time_step + 1)
-            )
+            # scikit-learn's expression, to the last bit.
+            try:
+                self.learning_rate = (
+                    float(self.learning_rate_init) / (time_step + 1) ** self.power_t
+                )
+            except OverflowError:
+                # (t + 1) ** p beyond float's range (power_t=1000, say).
+                self.learning_rate = 0.0
 
     def trigger_stopping(self, msg, verbose):
         """Decide whether training stops when the loss has stalled.

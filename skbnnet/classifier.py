@@ -543,7 +543,8 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseBatchNormMLP):
         return float(-(p * np.log(p)).sum())
 
     def _stratify(self, target):
-        return target if target.ndim == 1 else None
+        # The labels, not their indices: a split that fails names them.
+        return self.classes_[target] if target.ndim == 1 else None
 
     def _validation_score(self, network, X, target, sample_weight):
         """Accuracy (subset accuracy for multilabel targets)."""

@@ -464,7 +464,10 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            Predicted values; one-dimensional for a single target.
+            Predicted values, float64 whatever the network's dtype (unlike
+            MLPRegressor's): float32 holds neither targets beyond about 3e38
+            nor the signal of ``1e8 + signal``. One-dimensional for a single
+            target.
         """
         # Mapped back in float64: targets of float32 networks may lie beyond
         # float32's range or resolution.

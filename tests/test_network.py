@@ -274,6 +274,10 @@ def test_learning_rate_schedules():
     optimizer = AdamOptimizer(params, 0.1, lr_schedule="invscaling", power_t=0.5)
     optimizer.iteration_ends(99)
     assert optimizer.learning_rate == pytest.approx(0.01)
+    # To the bit, as scikit-learn's test_learning_rate_warmstart demands.
+    optimizer = AdamOptimizer(params, 0.01, lr_schedule="invscaling", power_t=0.25)
+    optimizer.iteration_ends(8)
+    assert optimizer.learning_rate == 0.01 / 9**0.25
     optimizer = SGDOptimizer(params, 1e-5, lr_schedule="adaptive")
     assert not optimizer.trigger_stopping("stalled.", verbose=False)
     assert optimizer.learning_rate == pytest.approx(2e-6)

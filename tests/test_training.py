@@ -344,6 +344,14 @@ def test_validation_set_errors(iris):
     assert not hasattr(clf, "classes_")
 
 
+def test_early_stopping_split_error_names_the_labels():
+    """A class too small for the stratified validation split is named by its
+    label, not by its index in classes_."""
+    X = [[1, 2], [2, 3], [3, 4], [4, 5]]
+    with pytest.raises(ValueError, match=r"too few members are: \['b'\]"):
+        BatchNormMLPClassifier(early_stopping=True).fit(X, ["a", "a", "a", "b"])
+
+
 @pytest.mark.parametrize("multilabel", [False, True], ids=["multiclass", "multilabel"])
 def test_validation_targets_of_the_wrong_kind_fail_before_training(
     iris, multilabel, capsys
