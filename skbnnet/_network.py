@@ -443,6 +443,34 @@ class Network:
             Z += self.views.intercepts[i]
         return Z
 
+    def inference_layers(self):
+        """The inference-mode layers as ``(W, b)`` pairs in float64.
+
+        Batch norm, with the stored statistics and this network's epsilon,
+        is folded into each hidden layer's weights: layer ``i`` maps ``A`` to
+        ``A @ W + b``, followed by :attr:`activation` for every layer but the
+        last, whose output goes to the head (:attr:`out_activation`). This is
+        what exporters write; the fold is the one :meth:`predict_proba`
+        applies.
+        """
+        views = self.views
+        as64 = [np.asarray(W, dtype=np.float64) for W in views.coefs]
+        layers = []
+        for i, W in enumerate(as64[:-1]):
+            if self.batch_norm:
+                scale, shift = batch_norm_inference_params(
+                    *(
+                        np.asarray(values[i], dtype=np.float64)
+                        for values in (views.gammas, views.betas, self.means, self.vars)
+                    ),
+                    self.epsilon,
+                )
+                layers.append((W * scale, shift))
+            else:
+                layers.append((W, views.intercepts[i].astype(np.float64)))
+        layers.append((as64[-1], views.intercepts[-1].astype(np.float64)))
+        return layers
+
     def predict_proba(self, X):
         """Head outputs in inference mode (stored statistics only).
 

@@ -25,7 +25,9 @@ In inference mode a hidden layer with batch norm computes, for its input
     ``Y = gamma * (A @ W - mean) / sqrt(var + eps) + beta = (A @ W) * s + t``
 
 with ``s = gamma / sqrt(var + eps)`` and ``t = beta - mean * s``
-(:func:`skbnnet._layers.batch_norm_inference_params`). Scaling column ``j``
+(:meth:`skbnnet._network.Network.inference_layers`, the fold predict
+applies, from the fitted network rather than the estimator's current
+hyperparameters). Scaling column ``j``
 of ``A @ W`` by ``s_j`` is scaling column ``j`` of ``W``, so
 
     ``Y = A @ W' + b'``  with  ``W' = W * s[None, :]``  and  ``b' = t``,
@@ -135,26 +137,8 @@ def fold_batch_norm(estimator):
     >>> [W.shape for W, b in fold_batch_norm(clf)]
     [(3, 4), (4, 2)]
     """
-    coefs = [np.asarray(W, dtype=np.float64) for W in estimator.coefs_]
-    intercepts = [np.asarray(b, dtype=np.float64) for b in estimator.intercepts_]
-    n_hidden = len(coefs) - 1
-    if not estimator.batch_norm:
-        return list(zip(coefs, intercepts))
-    layers = []
-    for i in range(n_hidden):
-        gamma, beta, mean, var = (
-            np.asarray(values[i], dtype=np.float64)
-            for values in (
-                estimator.bn_gammas_,
-                estimator.bn_betas_,
-                estimator.bn_means_,
-                estimator.bn_vars_,
-            )
-        )
-        scale = gamma / np.sqrt(var + estimator.batch_norm_epsilon)
-        layers.append((coefs[i] * scale, beta - mean * scale))
-    layers.append((coefs[-1], intercepts[-1]))
-    return layers
+    check_is_fitted(estimator)
+    return estimator._fitted_network().inference_layers()
 
 
 def _export_dtype(operator):
@@ -164,8 +148,23 @@ def _export_dtype(operator):
     return onnx_proto.TensorProto.FLOAT, np.float32
 
 
-def _network_output(scope, container, operator, layers, activation, dtype):
-    """Add the layers' nodes; return the name of the output layer's logits."""
+def _network_output(scope, container, operator, model, dtype, output_map=None):
+    """Add the nodes of the fitted network's layers; return the name of the
+    output layer's logits.
+
+    What was fitted is exported, whatever the hyperparameters say now
+    (``set_params`` after fit changes them, not the network). ``output_map``,
+    a ``(scale, shift)`` pair such as a regressor's target scaling, is folded
+    into the output layer.
+    """
+    network = model._fitted_network()
+    if network.activation not in _ONNX_ACTIVATIONS:
+        raise ValueError(f"Cannot export activation={network.activation!r}.")
+    layers = network.inference_layers()
+    if output_map is not None:
+        scale, shift = (np.asarray(v, dtype=np.float64) for v in output_map)
+        W, b = layers[-1]
+        layers[-1] = (W * scale, b * scale + shift)
     proto_dtype, np_dtype = dtype
     name = scope.get_unique_variable_name("cast_input")
     apply_cast(scope, operator.inputs[0].full_name, name, container, to=proto_dtype)
@@ -187,7 +186,7 @@ def _network_output(scope, container, operator, layers, activation, dtype):
         container.add_node(
             "Add", [product, bias], name, name=scope.get_unique_operator_name("Add")
         )
-        op_type = _ONNX_ACTIVATIONS[activation]
+        op_type = _ONNX_ACTIVATIONS[network.activation]
         if i < len(layers) - 1 and op_type is not None:
             activated = scope.get_unique_variable_name("next_activations")
             container.add_node(
@@ -223,13 +222,9 @@ def convert_batch_norm_mlp_classifier(scope, operator, container):
     (``operator.outputs[1]``); see the module docstring for the graph.
     """
     model = operator.raw_operator
-    if model.activation not in _ONNX_ACTIVATIONS:
-        raise ValueError(f"Cannot export activation={model.activation!r}.")
     dtype = _export_dtype(operator)
     proto_dtype, np_dtype = dtype
-    logits = _network_output(
-        scope, container, operator, fold_batch_norm(model), model.activation, dtype
-    )
+    logits = _network_output(scope, container, operator, model, dtype)
     label, proba = operator.outputs[0].full_name, operator.outputs[1].full_name
 
     if _is_multilabel(model):
@@ -348,15 +343,13 @@ def convert_batch_norm_mlp_regressor(scope, operator, container):
     the target scaling folded into the output layer.
     """
     model = operator.raw_operator
-    if model.activation not in _ONNX_ACTIVATIONS:
-        raise ValueError(f"Cannot export activation={model.activation!r}.")
-    layers = fold_batch_norm(model)
-    W, b = layers[-1]
-    scale = np.asarray(model.target_scale_, dtype=np.float64)
-    mean = np.asarray(model.target_mean_, dtype=np.float64)
-    layers[-1] = (W * scale, b * scale + mean)
     output = _network_output(
-        scope, container, operator, layers, model.activation, _export_dtype(operator)
+        scope,
+        container,
+        operator,
+        model,
+        _export_dtype(operator),
+        (model.target_scale_, model.target_mean_),
     )
     container.add_node(
         "Identity",

@@ -126,6 +126,37 @@ def test_onnxruntime_matches_predict(
     _assert_labels_equal(labels, clf, X)
 
 
+@pytest.mark.parametrize(
+    "changed",
+    [dict(activation="tanh"), dict(batch_norm=False), dict(batch_norm_epsilon=1.0)],
+    ids=str,
+)
+@pytest.mark.parametrize("Estimator", ["classifier", "regressor"])
+def test_export_follows_the_fitted_network_not_set_params(Estimator, changed):
+    """set_params after fit changes the hyperparameters, not the fitted
+    network, and predict keeps using the network: the graph must too (a
+    graph built from the parameters used tanh after set_params(activation=
+    "tanh") and was invalid after set_params(batch_norm=False))."""
+    if Estimator == "classifier":
+        X, y = _data(3)
+        model = _fit(X, y)
+        output, options = 1, {"zipmap": False}  # probabilities
+        expected = model.predict_proba(X)
+    else:
+        X, y = _regression_data(1)
+        model = BatchNormMLPRegressor((16, 8), max_iter=40, random_state=0).fit(X, y)
+        output, options = 0, None
+        expected = model.predict(X)
+    model.set_params(**changed)
+    assert_allclose(
+        (model.predict_proba if Estimator == "classifier" else model.predict)(X),
+        expected,
+    )
+    got = _run(_session(model, X, options=options), X)[output]
+    scale = 1.0 if Estimator == "classifier" else np.abs(y).max()
+    assert_allclose(got.reshape(expected.shape) / scale, expected / scale, atol=1e-5)
+
+
 def test_pipeline_with_scaler_and_zipmap():
     """to_onnx(pipeline, X[:1]) works for StandardScaler -> classifier.
 
