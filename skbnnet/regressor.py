@@ -380,13 +380,7 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
         float32 cannot standardise ``1e8 + signal`` (the signal is below its
         resolution) nor hold targets beyond about 3e38.
         """
-        if y.dtype.kind not in "biuf":
-            raise ValueError(
-                f"{type(self).__name__} needs numeric targets, got y of dtype "
-                f"{y.dtype}. Convert them to numbers first (for dates, for "
-                "example, to a number of days)."
-            )
-        y = y.reshape(y.shape[0], -1).astype(np.float64)
+        y = self._as_float64_columns(y, "y")
         if first_pass:
             if self.scale_target:
                 mean, scale = _weighted_mean_and_std(y, sample_weight)
@@ -398,6 +392,16 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
         else:
             self._check_n_outputs(y, "y")
         return self._scale(y, sample_weight.dtype, "y"), sample_weight
+
+    def _as_float64_columns(self, y, name):
+        """Numeric targets as a float64 array of one column per target."""
+        if y.dtype.kind not in "biuf":
+            raise ValueError(
+                f"{type(self).__name__} needs numeric targets, got {name} of "
+                f"dtype {y.dtype}. Convert them to numbers first (for dates, "
+                "for example, to a number of days)."
+            )
+        return y.reshape(y.shape[0], -1).astype(np.float64)
 
     def _scale(self, y, dtype, name):
         """``(y - target_mean_) / target_scale_`` in float64, cast to dtype."""
@@ -426,7 +430,7 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
             )
 
     def _encode_validation_targets(self, y_val, dtype):
-        y_val = y_val.reshape(y_val.shape[0], -1).astype(np.float64)
+        y_val = self._as_float64_columns(y_val, "y_val")
         self._check_n_outputs(y_val, "y_val")
         return self._scale(y_val, dtype, "y_val")
 

@@ -193,8 +193,12 @@ def test_non_numeric_targets_are_refused(kind):
         y = y.round(2).astype(str)
     else:
         y = np.datetime64("2020-01-01") + np.arange(30).astype("timedelta64[D]")
-    with pytest.raises(ValueError, match="needs numeric targets"):
+    with pytest.raises(ValueError, match="needs numeric targets, got y of"):
         BatchNormMLPRegressor(max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="needs numeric targets, got y_val of"):
+        BatchNormMLPRegressor(max_iter=2, early_stopping=True).fit(
+            X, np.arange(30.0), X_val=X, y_val=y
+        )
 
 
 def test_constant_target_learns_without_a_false_warning():
