@@ -312,27 +312,12 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
         """Encode a user-given validation target like the training one."""
 
     @abstractmethod
-    def _output_layer(self, target):
-        """``(n_outputs, out_activation)`` of the head for encoded targets."""
-
-    @abstractmethod
-    def _prior_loss(self, target, sample_weight):
-        """Loss of predicting the prior (class frequencies or the mean)."""
-
-    @abstractmethod
-    def _validation_score(self, network, X, target, sample_weight):
-        """Score of encoded validation data (higher is better)."""
-
-    def _start_loss(self, target, sample_weight):
-        """Loss of the prediction an untrained network starts near, where it
-        can be far above the prior's; it widens the divergence bound."""
-        return 0.0
+    def _make_head(self, target):
+        """The output head (:mod:`skbnnet._heads`) for encoded targets."""
 
     def _stratify(self, target):
         """Labels to stratify the validation split by, or None."""
         return None
-
-    _label_smoothing = 0.0
 
     # Fitted attributes -----------------------------------------------------
 
@@ -515,22 +500,27 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
             )
 
         rng = check_random_state(self.random_state)
+        head = self._make_head(target)
         if first_pass:
-            n_outputs, out_activation = self._output_layer(target)
-            layer_units = [X.shape[1], *hidden_layer_sizes, n_outputs]
+            layer_units = [X.shape[1], *hidden_layer_sizes, head.n_outputs]
             network = Network(
                 layer_units,
                 _plain(self.activation),
-                out_activation,
+                head,
                 self.batch_norm,
                 self._batch_norm_epsilon(X.dtype),
                 X.dtype,
             )
             network.initialize(rng)
+            bias = head.initial_bias(target, sample_weight)
+            if bias is not None:
+                network.views.intercepts[-1][:] = bias
             history = History(early_stopping=self.early_stopping)
         else:
             network = copy.deepcopy(self._network)
-            self._check_architecture(network, hidden_layer_sizes)
+            self._check_architecture(network, hidden_layer_sizes, head)
+            # Settings of the loss (label smoothing) may change between calls.
+            network.head = head
             history = self._history()
 
         if X_val is not None:
@@ -565,13 +555,9 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
             alpha=self.alpha,
             shuffle=self.shuffle,
             dropout=self.dropout,
-            label_smoothing=self._label_smoothing,
             batch_norm_momentum=self.batch_norm_momentum,
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
-            prior_loss=self._prior_loss(target, sample_weight),
-            start_loss=self._start_loss(target, sample_weight),
-            validation_score=self._validation_score,
             verbose=self.verbose,
             learning_rate_hint=f" (got {self.learning_rate_init})",
         )
@@ -649,19 +635,21 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
         # a constant unit then normalises by 1 / sqrt(0).
         return max(float(self.batch_norm_epsilon), float(np.finfo(dtype).tiny))
 
-    def _check_architecture(self, network, hidden_layer_sizes):
+    def _check_architecture(self, network, hidden_layer_sizes, head):
         if network.layer_units[1:-1] != hidden_layer_sizes or any(
             getattr(network, name) != value
             for name, value in [
                 ("activation", self.activation),
                 ("batch_norm", self.batch_norm),
                 ("epsilon", self._batch_norm_epsilon(network.params.dtype)),
+                ("out_activation", head.out_activation),
             ]
         ):
             raise ValueError(
                 "warm_start and partial_fit continue the fitted network, so "
-                "hidden_layer_sizes, activation, batch_norm and "
-                "batch_norm_epsilon cannot change between calls."
+                "hidden_layer_sizes, activation, batch_norm, "
+                "batch_norm_epsilon and the loss's link cannot change between "
+                "calls."
             )
 
     def _make_optimizer(self, network):
@@ -761,7 +749,7 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
         """Inference-mode outputs of the head (probabilities or values)."""
         check_is_fitted(self)
         with np.errstate(over="ignore", under="ignore"):
-            return self._network.predict_proba(self._validate_X_predict(X))
+            return self._network.infer(self._validate_X_predict(X))
 
     def _validate_X_predict(self, X):
         """Validate X for prediction, cast to the network's dtype.

@@ -2,8 +2,8 @@
 
 A hidden layer is ``Linear (no bias) -> BatchNorm -> activation -> dropout``,
 or ``Linear (with bias) -> activation -> dropout`` without batch norm; the
-output layer is ``Linear (with bias)`` followed by the head of
-:mod:`skbnnet._loss`.
+output layer is ``Linear (with bias)`` followed by a head of
+:mod:`skbnnet._heads`, which owns the loss, its gradient and the inverse link.
 
 All trainable parameters live in one flat vector, laid out as every weight
 matrix first (so L2 weight decay is one slice), then each hidden layer's
@@ -29,7 +29,6 @@ from ._fused import (
     batch_norm_forward,
 )
 from ._layers import ACTIVATIONS, batch_norm_inference_params, dropout_mask
-from ._loss import LOSSES, OUTPUT_PROBA
 
 
 def _dot(X, W, out=None):
@@ -161,8 +160,8 @@ class Network:
         ``[n_features, *hidden_layer_sizes, n_outputs]``.
     activation : {"identity", "logistic", "tanh", "relu"}
         Hidden activation.
-    out_activation : {"softmax", "logistic"}
-        Output head.
+    head : BaseHead
+        Output head (:mod:`skbnnet._heads`): the loss and the inverse link.
     batch_norm : bool
         Whether hidden layers are batch-normalised.
     epsilon : float
@@ -171,12 +170,10 @@ class Network:
         Dtype of parameters and computations.
     """
 
-    def __init__(
-        self, layer_units, activation, out_activation, batch_norm, epsilon, dtype
-    ):
+    def __init__(self, layer_units, activation, head, batch_norm, epsilon, dtype):
         self.layer_units = list(layer_units)
         self.activation = activation
-        self.out_activation = out_activation
+        self.head = head
         self.batch_norm = batch_norm
         self.epsilon = epsilon
         self.params = np.zeros(n_parameters(self.layer_units, batch_norm), dtype)
@@ -245,6 +242,11 @@ class Network:
         return bool(np.isfinite(self.params).all() and not np.isnan(self.stats).any())
 
     @property
+    def out_activation(self):
+        """Name of the head's inverse link."""
+        return self.head.out_activation
+
+    @property
     def n_layers(self):
         return len(self.layer_units) - 1
 
@@ -265,7 +267,7 @@ class Network:
         for gamma in self.views.gammas:
             gamma[:] = 1.0
 
-    def forward(self, X, target, weights, workspace, smoothing=0.0):
+    def forward(self, X, target, weights, workspace):
         """Training-mode forward pass of one mini-batch; returns its loss.
 
         Parameters
@@ -274,8 +276,8 @@ class Network:
             The mini-batch.
         target : ndarray
             Class indices of shape (m,) for the softmax head; a matrix of
-            shape (m, n_outputs) for the logistic (indicator) and identity
-            (regression) heads.
+            shape (m, n_outputs) for the logistic (indicator) and regression
+            heads.
         weights : ndarray of shape (m,)
             Sample weights normalised to sum to one.
         workspace : Workspace
@@ -283,8 +285,6 @@ class Network:
             generator. Afterwards its ``batch_stats`` hold the batch means
             and variances and its ``logits`` the gradient of the loss with
             respect to the output layer's pre-activations.
-        smoothing : float, default=0.0
-            Label smoothing of the classification heads.
 
         Returns
         -------
@@ -328,7 +328,7 @@ class Network:
         logits = ws.logits[:m]
         np.matmul(layer_input, views.coefs[-1], out=logits)
         logits += views.intercepts[-1]
-        return LOSSES[self.out_activation](logits, target, weights, smoothing)
+        return self.head.loss_gradient(logits, target, weights)
 
     def backward(self, X, grads, workspace, l2_scale=0.0):
         """Backward pass after :meth:`forward` on the same mini-batch.
@@ -393,14 +393,12 @@ class Network:
         axpy(grads[:n_coef], coef_params, float(l2_scale))
         return 0.5 * float(l2_scale) * float(coef_params @ coef_params)
 
-    def loss_and_gradient(
-        self, X, target, weights, grads, workspace, l2_scale=0.0, smoothing=0.0
-    ):
+    def loss_and_gradient(self, X, target, weights, grads, workspace, l2_scale=0.0):
         """Loss of one mini-batch (L2 penalty included) and its gradient.
 
         :meth:`forward` then :meth:`backward`; see them for the parameters.
         """
-        loss = self.forward(X, target, weights, workspace, smoothing)
+        loss = self.forward(X, target, weights, workspace)
         return loss + self.backward(X, grads, workspace, l2_scale)
 
     def update_running_stats(self, batch_stats, momentum):
@@ -450,8 +448,7 @@ class Network:
         is folded into each hidden layer's weights: layer ``i`` maps ``A`` to
         ``A @ W + b``, followed by :attr:`activation` for every layer but the
         last, whose output goes to the head (:attr:`out_activation`). This is
-        what exporters write; the fold is the one :meth:`predict_proba`
-        applies.
+        what exporters write; the fold is the one :meth:`infer` applies.
         """
         views = self.views
         as64 = [np.asarray(W, dtype=np.float64) for W in views.coefs]
@@ -471,17 +468,24 @@ class Network:
         layers.append((as64[-1], views.intercepts[-1].astype(np.float64)))
         return layers
 
-    def predict_proba(self, X):
-        """Head outputs in inference mode (stored statistics only).
-
-        Probabilities for the softmax and logistic heads, values for the
-        identity (regression) head.
-        """
+    def raw_output(self, X):
+        """The output layer's values in inference mode (stored statistics
+        only), before the head's inverse link."""
         A = self._hidden_output(X, self.n_layers - 1)
         logits = _dot(A, self.views.coefs[-1])
         logits += self.views.intercepts[-1]
-        OUTPUT_PROBA[self.out_activation](logits)
         return logits
+
+    def infer(self, X):
+        """Predictions in inference mode: probabilities for the
+        classification heads, values for the regression heads."""
+        output = self.raw_output(X)
+        self.head.inverse_link(output)
+        return output
+
+    def score(self, X, target, sample_weight):
+        """The head's early-stopping score of encoded targets."""
+        return self.head.score(self.raw_output(X), target, sample_weight)
 
     def set_population_stats(self, X, sample_weight, batch_size, previous=None):
         """Replace the statistics by weighted ones over all of ``X``.

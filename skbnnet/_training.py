@@ -158,23 +158,12 @@ class Trainer:
         Shuffle the rows at every epoch.
     dropout : float, default=0.0
         Dropout rate of the hidden units.
-    label_smoothing : float, default=0.0
-        Label smoothing of the classification heads.
     batch_norm_momentum : float, default=0.9
         Momentum of the running batch-norm statistics.
     tol : float, default=1e-4
         Improvement below which an epoch counts as no improvement.
     n_iter_no_change : int or inf, default=10
         Epochs without improvement before the optimizer decides to stop.
-    prior_loss : float, default=inf
-        Loss of predicting the prior; sets the divergence bound.
-    start_loss : float, default=0.0
-        Loss of the prediction an untrained network starts near, when it can
-        be far above the prior's (0 for regression targets that are not
-        centred); the bound is set by the larger of the two.
-    validation_score : callable, default=None
-        ``validation_score(network, X_val, target_val, sample_weight_val)``,
-        higher is better; required for a validation set.
     verbose : int, default=0
         1 prints a line per epoch, 2 adds the forward/backward/update split.
     learning_rate_hint : str, default=""
@@ -191,13 +180,9 @@ class Trainer:
         alpha=0.0,
         shuffle=True,
         dropout=0.0,
-        label_smoothing=0.0,
         batch_norm_momentum=0.9,
         tol=1e-4,
         n_iter_no_change=10,
-        prior_loss=np.inf,
-        start_loss=0.0,
-        validation_score=None,
         verbose=0,
         learning_rate_hint="",
     ):
@@ -208,19 +193,11 @@ class Trainer:
         self.alpha = alpha
         self.shuffle = shuffle
         self.dropout = dropout
-        self.label_smoothing = label_smoothing
         self.batch_norm_momentum = batch_norm_momentum
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
-        self.prior_loss = prior_loss
-        self.divergence_bound = DIVERGENCE_FACTOR * max(prior_loss, start_loss, 1.0)
-        self.validation_score = validation_score
         self.verbose = verbose
         self.learning_rate_hint = learning_rate_hint
-        # An untrained network this far above the prior cannot reach the
-        # targets by small steps: their location is the cause, not the rate.
-        self.start_loss = start_loss
-        self.far_start = start_loss > 10 * max(prior_loss, 1.0)
 
     def fit(
         self,
@@ -288,6 +265,11 @@ class Trainer:
         X_buffer = np.empty((n_rows, X.shape[1]), X.dtype) if gather else None
         rows_weight = sample_weight if train_rows is None else sample_weight[train_rows]
         total_weight = float(rows_weight.sum())
+        self._set_bounds(
+            network.head,
+            target if train_rows is None else target[train_rows],
+            rows_weight,
+        )
         self._batch_fraction = 1.0 / (len(batches) * self.max_iter)
 
         start = network.state()
@@ -353,7 +335,7 @@ class Trainer:
                 improved = history.record_loss(epoch_loss / total_weight, self.tol)
                 if validation is not None:
                     improved = history.record_validation(
-                        self.validation_score(network, *validation), self.tol
+                        network.score(*validation), self.tol
                     )
                 if improved:
                     best = network.state(best)
@@ -424,9 +406,7 @@ class Trainer:
         weight_sum = float(sample_weight.sum())
         weights = np.divide(sample_weight, weight_sum, out=self._weights[: X.shape[0]])
         tick = time.perf_counter()
-        data_loss = network.forward(
-            X, target, weights, self._workspace, self.label_smoothing
-        )
+        data_loss = network.forward(X, target, weights, self._workspace)
         tock = time.perf_counter()
         timings[0] += tock - tick
         if self._exploded(data_loss):
@@ -445,6 +425,18 @@ class Trainer:
             )
         timings[2] += time.perf_counter() - tick
         return data_loss, penalty, weight_sum
+
+    def _set_bounds(self, head, target, sample_weight):
+        """The losses a fit is judged against, from its training rows: the
+        prior's, and the divergence bound."""
+        self.prior_loss = head.prior_loss(target, sample_weight)
+        self.start_loss = head.start_loss(target, sample_weight)
+        self.divergence_bound = DIVERGENCE_FACTOR * max(
+            self.prior_loss, self.start_loss, 1.0
+        )
+        # An untrained network this far above the prior cannot reach the
+        # targets by small steps: their location is the cause, not the rate.
+        self.far_start = self.start_loss > 10 * max(self.prior_loss, 1.0)
 
     def _learned_nothing(self, data_losses):
         """Whether a call of 5 epochs or more ended with a training loss

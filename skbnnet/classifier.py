@@ -4,7 +4,6 @@ from numbers import Real
 
 import numpy as np
 from sklearn.base import ClassifierMixin
-from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import column_or_1d
@@ -17,6 +16,7 @@ from ._compat import (
     _check_partial_fit_first_call,
     _fit_context,
 )
+from ._heads import LogisticCrossEntropy, SoftmaxCrossEntropy
 
 
 def _balanced(indices, n_classes, sample_weight):
@@ -402,10 +402,6 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseBatchNormMLP):
                     self._label_binarizer.fit(classes)
             return self._fit(X, y, sample_weight, True, None, None, None)
 
-    @property
-    def _label_smoothing(self):
-        return self.label_smoothing
-
     def _encode_targets(self, y, sample_weight, first_pass, incremental):
         """Class indices for the softmax head, an indicator matrix for the
         multilabel (logistic) head; class weights fold into the weights."""
@@ -520,40 +516,16 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseBatchNormMLP):
             )
         return self._encode(y_val, dtype)
 
-    def _output_layer(self, target):
+    def _make_head(self, target):
+        """Softmax over the classes, or independent logistic outputs for
+        multilabel (indicator) targets."""
         if target.ndim == 2:
-            return target.shape[1], "logistic"
-        return len(self.classes_), "softmax"
-
-    def _prior_loss(self, target, sample_weight):
-        """Cross-entropy of predicting the weighted class frequencies.
-
-        With label smoothing ``s`` the best constant prediction is the
-        smoothed frequencies ``(1 - s) * p + s / K``, and its loss their
-        entropy.
-        """
-        s = self.label_smoothing
-        if target.ndim == 2:
-            p = (1 - s) * (sample_weight @ target) / sample_weight.sum() + s / 2
-            p = np.clip(p, 1e-12, 1 - 1e-12)
-            return float(-(p * np.log(p) + (1 - p) * np.log1p(-p)).sum())
-        p = np.bincount(target, weights=sample_weight, minlength=len(self.classes_))
-        p = (1 - s) * p / sample_weight.sum() + s / len(p)
-        p = p[p > 0]
-        return float(-(p * np.log(p)).sum())
+            return LogisticCrossEntropy(target.shape[1], self.label_smoothing)
+        return SoftmaxCrossEntropy(len(self.classes_), self.label_smoothing)
 
     def _stratify(self, target):
         # The labels, not their indices: a split that fails names them.
         return self.classes_[target] if target.ndim == 1 else None
-
-    def _validation_score(self, network, X, target, sample_weight):
-        """Accuracy (subset accuracy for multilabel targets)."""
-        proba = network.predict_proba(X)
-        if network.out_activation == "logistic":
-            predicted = (proba > 0.5).astype(target.dtype)
-        else:
-            predicted = np.argmax(proba, axis=1)
-        return accuracy_score(target, predicted, sample_weight=sample_weight)
 
     def _decode(self, proba):
         """Turn probabilities into labels."""

@@ -42,7 +42,8 @@ does). The folding is done in float64 and rounded once to the export dtype.
 The regressor's output layer has no activation; its target scaling
 ``y = z * target_scale_ + target_mean_`` is folded into it as well:
 ``W' = W * target_scale_[None, :]``, ``b' = b * target_scale_ +
-target_mean_``.
+target_mean_``. With ``loss="poisson"`` (a log link, unscaled targets) an
+``Exp`` follows the output layer instead.
 
 Classifier outputs, as skl2onnx's ``MLPClassifier`` converter:
 
@@ -343,14 +344,22 @@ def convert_batch_norm_mlp_regressor(scope, operator, container):
     the target scaling folded into the output layer.
     """
     model = operator.raw_operator
+    exp_link = model._fitted_network().out_activation == "exp"
     output = _network_output(
         scope,
         container,
         operator,
         model,
         _export_dtype(operator),
-        (model.target_scale_, model.target_mean_),
+        # A log link's targets are not scaled (the map is the identity).
+        None if exp_link else (model.target_scale_, model.target_mean_),
     )
+    if exp_link:
+        mean = scope.get_unique_variable_name("mean")
+        container.add_node(
+            "Exp", output, mean, name=scope.get_unique_operator_name("Exp")
+        )
+        output = mean
     container.add_node(
         "Identity",
         output,

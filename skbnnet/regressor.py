@@ -1,40 +1,38 @@
 """BatchNormMLPRegressor: a scikit-learn MLP regressor with batch norm."""
 
+from numbers import Real
+
 import numpy as np
 from sklearn.base import RegressorMixin
-from sklearn.metrics import r2_score
 
 from ._base import BaseBatchNormMLP, _restore_on_failure
-from ._compat import _fit_context
+from ._compat import Interval, StrOptions, _fit_context
+from ._heads import (
+    AbsoluteError,
+    Huber,
+    Poisson,
+    Quantile,
+    SquaredError,
+    weighted_mean_and_std,
+)
 
-
-def _weighted_mean_and_std(y, sample_weight):
-    """Weighted mean and standard deviation of each column, in float64.
-
-    Only rows of positive weight count. Columns are divided by their largest
-    magnitude first, so that neither the sums nor the squares overflow or
-    underflow, whatever the targets' scale inside float64's range. A
-    constant column has its value as the mean and a deviation of exactly 0.
-    """
-    rows = sample_weight > 0
-    y, w = y[rows].astype(np.float64), sample_weight[rows].astype(np.float64)
-    magnitude = np.abs(y).max(axis=0)
-    magnitude[magnitude == 0] = 1.0
-    unit = y / magnitude
-    mean = np.average(unit, axis=0, weights=w)
-    std = np.sqrt(np.average((unit - mean) ** 2, axis=0, weights=w))
-    mean, std = mean * magnitude, std * magnitude
-    constant = (y == y[0]).all(axis=0)
-    mean[constant], std[constant] = y[0, constant], 0.0
-    return mean, std
+#: The head of each ``loss``.
+_HEADS = {
+    "squared_error": SquaredError,
+    "absolute_error": AbsoluteError,
+    "huber": Huber,
+    "quantile": Quantile,
+    "poisson": Poisson,
+}
 
 
 class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
     """Multi-layer perceptron regressor with batch normalisation.
 
     Each hidden layer is ``Linear (no bias) -> BatchNorm -> activation ->
-    dropout``; the output layer is linear, trained on the half squared error
-    of (by default standardised) targets, one output per target. Trained by
+    dropout``; the output layer is linear, one output per target, trained on
+    the ``loss`` of (by default standardised) targets: the half squared
+    error, or the absolute, Huber, quantile or Poisson loss. Trained by
     mini-batch SGD (with momentum), RMSprop or Adam.
 
     Parameter names follow :class:`~sklearn.neural_network.MLPRegressor`
@@ -48,6 +46,24 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
     ----------
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         The ith element is the number of units of the ith hidden layer.
+
+    loss : {"squared_error", "absolute_error", "huber", "quantile", \
+            "poisson"}, default="squared_error"
+        The loss of the output layer, averaged over the targets; the names
+        are those of :class:`~sklearn.ensemble.HistGradientBoostingRegressor`
+        and :class:`~sklearn.neural_network.MLPRegressor`.
+
+        - "squared_error": half the squared error; predicts the mean.
+        - "absolute_error": the absolute error; predicts the median.
+        - "huber": squared error for residuals within 1, absolute beyond
+          (with ``scale_target``, 1 is one standard deviation of the
+          targets): the mean, made robust to outliers.
+        - "quantile": the pinball loss of ``quantile``; predicts that
+          quantile.
+        - "poisson": half the Poisson deviance with a log link, for counts
+          and rates: the targets must be non-negative with a positive sum,
+          are never standardised, and predictions are ``exp`` of the output
+          layer, whose bias starts at the log of the targets' mean.
 
     activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
         Activation of the hidden layers.
@@ -172,7 +188,11 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
         ``(y - target_mean_) / target_scale_`` (weighted mean and standard
         deviation of the first fit) and predictions are mapped back. Without
         it, targets far from unit scale (say in the hundreds) need many more
-        epochs or a different learning rate.
+        epochs or a different learning rate. Ignored with
+        ``loss="poisson"``, whose targets are not standardised.
+
+    quantile : float, default=None
+        The quantile to predict with ``loss="quantile"``, in (0, 1).
 
     Attributes
     ----------
@@ -183,8 +203,8 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
         Names of features seen during fit, when X has string column names.
 
     loss_ : float
-        Training loss of the last epoch: half the mean squared error of the
-        scaled targets, plus the L2 penalty.
+        Training loss of the last epoch on the scaled targets (for the
+        default loss half the mean squared error), plus the L2 penalty.
 
     best_loss_ : float or None
         Lowest training loss reached; None with early stopping.
@@ -193,8 +213,10 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
         Training loss of every epoch.
 
     validation_scores_ : list of float or None
-        Validation R² of every epoch with early stopping (on the held out
-        fraction, or on ``X_val``), else None.
+        Validation score of every epoch with early stopping (on the held out
+        fraction, or on ``X_val``), else None: R² for
+        ``loss="squared_error"``, the negative validation loss for the
+        others (as HistGradientBoostingRegressor's ``scoring="loss"``).
 
     best_validation_score_ : float or None
         Best validation R² with early stopping, else None.
@@ -280,7 +302,9 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
 
     _parameter_constraints: dict = {
         **BaseBatchNormMLP._parameter_constraints,
+        "loss": [StrOptions(set(_HEADS))],
         "scale_target": ["boolean"],
+        "quantile": [Interval(Real, 0, 1, closed="neither"), None],
     }
 
     _y_numeric = True
@@ -290,6 +314,7 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
         hidden_layer_sizes=(100,),
         activation="relu",
         *,
+        loss="squared_error",
         solver="adam",
         alpha=0.0001,
         weight_decay=2.0,
@@ -317,6 +342,7 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
         batch_norm_stats="running",
         dropout=0.0,
         scale_target=True,
+        quantile=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -348,7 +374,9 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
             batch_norm_stats=batch_norm_stats,
             dropout=dropout,
         )
+        self.loss = loss
         self.scale_target = scale_target
+        self.quantile = quantile
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
@@ -381,9 +409,16 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
         resolution) nor hold targets beyond about 3e38.
         """
         y = self._as_float64_columns(y, "y")
+        if self.loss == "poisson" and (
+            (y[sample_weight > 0] < 0).any() or not (sample_weight @ y > 0).all()
+        ):
+            raise ValueError(
+                "loss='poisson' requires non-negative y and sum(y) > 0 for "
+                "every target."
+            )
         if first_pass:
-            if self.scale_target:
-                mean, scale = _weighted_mean_and_std(y, sample_weight)
+            if self.scale_target and _HEADS[self.loss].affine_targets:
+                mean, scale = weighted_mean_and_std(y, sample_weight)
                 # A constant target keeps its scale (nothing to standardise).
                 scale[scale == 0] = 1.0
             else:
@@ -434,28 +469,15 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
         self._check_n_outputs(y_val, "y_val")
         return self._scale(y_val, dtype, "y_val")
 
-    def _output_layer(self, target):
-        return target.shape[1], "identity"
-
-    def _prior_loss(self, target, sample_weight):
-        """Half squared error of predicting the (weighted) mean; exactly 0
-        for a constant target."""
-        _, std = _weighted_mean_and_std(target, sample_weight)
-        return 0.5 * float(np.mean(std**2))
-
-    def _start_loss(self, target, sample_weight):
-        """Half squared error of predicting 0, near which an untrained
-        network starts: far above the prior's for targets that
-        ``scale_target=False`` leaves uncentred."""
-        with np.errstate(over="ignore"):
-            squares = np.average(
-                target.astype(np.float64) ** 2, axis=0, weights=sample_weight
-            )
-        return 0.5 * float(squares.mean())
-
-    def _validation_score(self, network, X, target, sample_weight):
-        """R² (averaged over targets), invariant to the targets' scaling."""
-        return r2_score(target, network.predict_proba(X), sample_weight=sample_weight)
+    def _make_head(self, target):
+        if self.loss == "quantile":
+            if self.quantile is None:
+                raise ValueError(
+                    "loss='quantile' needs the quantile to predict: set "
+                    "quantile to a number in (0, 1)."
+                )
+            return Quantile(target.shape[1], self.quantile)
+        return _HEADS[self.loss](target.shape[1])
 
     def predict(self, X):
         """Predict using the network, from the stored statistics only.
@@ -481,4 +503,5 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        tags.target_tags.positive_only = self.loss == "poisson"
         return tags

@@ -7,6 +7,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from skbnnet._fused import batch_norm_backward, batch_norm_forward
+from skbnnet._heads import LogisticCrossEntropy, SoftmaxCrossEntropy
 from skbnnet._layers import dropout_mask
 from skbnnet._network import Network, Workspace
 from skbnnet._optimizers import AdamOptimizer, RMSpropOptimizer, SGDOptimizer
@@ -15,7 +16,10 @@ from skbnnet._optimizers import AdamOptimizer, RMSpropOptimizer, SGDOptimizer
 def _make_network(
     activation="tanh", batch_norm=True, out="softmax", units=(5, 6, 4, 3)
 ):
-    network = Network(list(units), activation, out, batch_norm, 1e-5, np.float64)
+    head = (SoftmaxCrossEntropy if out == "softmax" else LogisticCrossEntropy)(
+        units[-1]
+    )
+    network = Network(list(units), activation, head, batch_norm, 1e-5, np.float64)
     network.initialize(np.random.RandomState(0))
     rng = np.random.RandomState(1)
     # Move gamma and the shifts off their initial values so that every

@@ -378,6 +378,28 @@ def test_regressor_matches_predict(activation, batch_norm, batch_norm_stats, n_t
     _assert_regression_parity(output, reg, X)
 
 
+@pytest.mark.parametrize(
+    "loss", ["absolute_error", "huber", "quantile", "poisson"], ids=str
+)
+def test_regressor_losses_match_predict(loss):
+    """Every loss exports: the identity links with the target scaling folded
+    in, Poisson's log link as an Exp after the output layer."""
+    X, y = _regression_data(2)
+    if loss == "poisson":
+        y = np.exp(y / np.abs(y).max(axis=0))
+    reg = BatchNormMLPRegressor(
+        (16, 8),
+        loss=loss,
+        quantile=0.7 if loss == "quantile" else None,
+        max_iter=20,
+        random_state=0,
+    ).fit(X, y)
+    (output,) = _run(_session(reg, X), X)
+    _assert_regression_parity(output, reg, X)
+    if loss == "poisson":
+        assert (output > 0).all()
+
+
 def test_regressor_pipeline_unscaled_targets_and_double():
     """StandardScaler -> regressor converts; scale_target=False and a
     float64 model in a double graph match predict too."""

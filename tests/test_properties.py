@@ -15,6 +15,15 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from skbnnet import BatchNormMLPClassifier
+from skbnnet._heads import (
+    AbsoluteError,
+    Huber,
+    LogisticCrossEntropy,
+    Poisson,
+    Quantile,
+    SoftmaxCrossEntropy,
+    SquaredError,
+)
 from skbnnet._network import Network, Workspace
 from skbnnet.distributions import LogUniform, LogUniformInt, OneMinusLogUniform
 
@@ -157,19 +166,26 @@ def _pre_activations(network, X, workspace):
     return result
 
 
-def _loss(network, X, target, sample_weight, alpha, smoothing, grads, workspace):
+def _loss(network, X, target, sample_weight, alpha, grads, workspace):
     weight_sum = sample_weight.sum()
     # A fresh generator per call draws the same dropout masks every time.
     workspace.dropout_rng = np.random.default_rng(0)
     return network.loss_and_gradient(
-        X,
-        target,
-        sample_weight / weight_sum,
-        grads,
-        workspace,
-        alpha / weight_sum,
-        smoothing,
+        X, target, sample_weight / weight_sum, grads, workspace, alpha / weight_sum
     )
+
+
+def _head(out, n_outputs, smoothing):
+    """A head by the name of its loss (its link for the first three)."""
+    return {
+        "softmax": lambda: SoftmaxCrossEntropy(n_outputs, smoothing),
+        "logistic": lambda: LogisticCrossEntropy(n_outputs, smoothing),
+        "identity": lambda: SquaredError(n_outputs),
+        "absolute_error": lambda: AbsoluteError(n_outputs),
+        "huber": lambda: Huber(n_outputs, delta=0.5),
+        "quantile": lambda: Quantile(n_outputs, 0.3),
+        "poisson": lambda: Poisson(n_outputs),
+    }[out]()
 
 
 @pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu"])
@@ -182,6 +198,10 @@ def _loss(network, X, target, sample_weight, alpha, smoothing, grads, workspace)
         ("logistic", 0.0),
         ("logistic", 0.2),
         ("identity", 0.0),
+        ("absolute_error", 0.0),
+        ("huber", 0.0),
+        ("quantile", 0.0),
+        ("poisson", 0.0),
     ],
 )
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
@@ -210,10 +230,12 @@ def test_gradient_matches_finite_differences(
     seed,
 ):
     """Backprop equals central finite differences (relative error < 1e-6) for
-    every activation, with and without batch norm, for the three heads
+    every activation, with and without batch norm, for every head
     (softmax and logistic cross-entropy with and without label smoothing,
-    half squared error), with and without dropout, and for any architecture
-    and L2 penalty.
+    the squared, absolute, Huber, pinball and Poisson losses of the
+    regressor), with and without dropout, and for any architecture and L2
+    penalty. The absolute and pinball losses are not differentiable where a
+    residual is 0, which random targets reach with probability 0.
 
     ReLU is not differentiable at 0: examples where a ReLU input lies within
     1e-4 of its kink, which a finite-difference step could cross, are
@@ -221,7 +243,14 @@ def test_gradient_matches_finite_differences(
     """
     n_outputs = n_outputs + 1 if out == "softmax" else n_outputs
     units = [n_features, *hidden, n_outputs]
-    network = Network(units, activation, out, batch_norm, 1e-5, np.float64)
+    network = Network(
+        units,
+        activation,
+        _head(out, n_outputs, smoothing),
+        batch_norm,
+        1e-5,
+        np.float64,
+    )
     rng = np.random.RandomState(seed)
     network.initialize(rng)
     # Move gamma and the shifts off their initial values.
@@ -231,12 +260,14 @@ def test_gradient_matches_finite_differences(
         target = rng.randint(n_outputs, size=n_rows)
     elif out == "logistic":
         target = rng.randint(2, size=(n_rows, n_outputs)).astype(float)
+    elif out == "poisson":
+        target = rng.poisson(2.0, size=(n_rows, n_outputs)).astype(float)
     else:
         target = rng.standard_normal((n_rows, n_outputs))
     sample_weight = rng.uniform(0.5, 2.0, size=n_rows)
     workspace = Workspace(units, n_rows, np.float64, dropout)
     grads = np.empty_like(network.params)
-    args = (X, target, sample_weight, alpha, smoothing)
+    args = (X, target, sample_weight, alpha)
     _loss(network, *args, grads, workspace)
     if activation == "relu":
         kink_distance = min(

@@ -255,3 +255,115 @@ def test_non_finite_first_loss_raises_like_scikit_learn(Estimator):
     with pytest.raises(ValueError, match="Solver produced non-finite parameter"):
         est.fit(X, y)
     assert not hasattr(est, "n_iter_")
+
+
+def _skewed_data(n_samples=2000):
+    """A smooth signal plus exponential noise: mean, median and quantiles of
+    y given x differ by known constants."""
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-2, 2, size=(n_samples, 2))
+    signal = np.sin(X[:, 0]) + 0.5 * X[:, 1]
+    return X, signal, signal + rng.exponential(1.0, size=n_samples)
+
+
+@pytest.mark.parametrize(
+    "params, quantile",
+    [
+        (dict(loss="absolute_error"), 0.5),
+        (dict(loss="quantile", quantile=0.1), 0.1),
+        (dict(loss="quantile", quantile=0.9), 0.9),
+    ],
+    ids=["absolute_error", "quantile-0.1", "quantile-0.9"],
+)
+def test_quantile_losses_predict_their_quantile(params, quantile):
+    """Under exponential noise the absolute error predicts the conditional
+    median (signal + log 2) and the pinball loss its quantile: about that
+    fraction of targets lies below the predictions, where the squared error
+    (the mean, signal + 1) puts 63% below."""
+    X, signal, y = _skewed_data()
+    reg = BatchNormMLPRegressor((32,), max_iter=60, random_state=0, **params)
+    prediction = reg.fit(X, y).predict(X)
+    assert np.mean(y < prediction) == pytest.approx(quantile, abs=0.04)
+    expected = signal - np.log(1 - quantile)
+    assert np.mean(np.abs(prediction - expected)) < 0.25
+
+
+def test_huber_resists_outliers():
+    """A few gross outliers pull the squared error's fit, not Huber's."""
+    X, signal, _ = _skewed_data(1000)
+    rng = np.random.RandomState(1)
+    y = signal + 0.1 * rng.standard_normal(len(signal))
+    y[rng.rand(len(y)) < 0.05] += 50.0
+    errors = {}
+    for loss in ("squared_error", "huber"):
+        reg = BatchNormMLPRegressor((32,), max_iter=60, loss=loss, random_state=0)
+        errors[loss] = np.mean(np.abs(reg.fit(X, y).predict(X) - signal))
+    assert errors["huber"] < 0.5 * errors["squared_error"]
+
+
+def test_poisson_predicts_positive_rates():
+    """loss="poisson" fits counts with a log link: predictions are positive
+    means, the targets are not standardised, out_activation_ is "exp" as in
+    MLPRegressor, and it beats the squared error's mean Poisson deviance."""
+    from sklearn.metrics import mean_poisson_deviance
+
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, size=(3000, 3))
+    rate = np.exp(1.5 * X[:, 0] - X[:, 1])
+    y = rng.poisson(rate)
+    reg = BatchNormMLPRegressor((16,), max_iter=60, loss="poisson", random_state=0)
+    prediction = reg.fit(X, y).predict(X)
+    assert reg.out_activation_ == "exp"
+    assert reg.target_mean_ == 0 and reg.target_scale_ == 1
+    assert (prediction > 0).all()
+    assert mean_poisson_deviance(y, prediction) < 1.15 * mean_poisson_deviance(y, rate)
+    # An untrained network starts from the mean rate, not from 1.
+    start = BatchNormMLPRegressor((16,), max_iter=1, loss="poisson", random_state=0)
+    start.fit(X, 100 * y)
+    assert start.predict(X).mean() == pytest.approx(100 * y.mean(), rel=0.3)
+
+
+def test_loss_errors():
+    """Invalid combinations of loss and targets are named."""
+    X, y = _linear_data(50)
+    with pytest.raises(ValueError, match="loss='quantile' needs the quantile"):
+        BatchNormMLPRegressor(loss="quantile", max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="requires non-negative y"):
+        BatchNormMLPRegressor(loss="poisson", max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="requires non-negative y"):
+        BatchNormMLPRegressor(loss="poisson", max_iter=2).fit(X, np.zeros(50))
+    reg = BatchNormMLPRegressor(max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="the loss's link cannot change"):
+        reg.set_params(loss="poisson").partial_fit(X, np.abs(y))
+    # The quantile may change between calls (the link stays the identity).
+    reg.set_params(loss="quantile", quantile=0.7).partial_fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "loss", ["squared_error", "absolute_error", "huber", "quantile", "poisson"]
+)
+def test_early_stopping_scores_each_loss(loss):
+    """With early stopping the validation score is R² for the squared error
+    and the negative validation loss for the others: the restored model's
+    score on the validation set is best_validation_score_."""
+    X, signal, y = _skewed_data(600)
+    reg = BatchNormMLPRegressor(
+        (16,),
+        loss=loss,
+        quantile=0.5 if loss == "quantile" else None,
+        early_stopping=True,
+        max_iter=15,
+        random_state=0,
+    )
+    y = y + 3.0  # positive, for the Poisson loss
+    X_val, y_val = X[:100], y[:100]
+    reg.fit(X[100:], y[100:], X_val=X_val, y_val=y_val)
+    assert reg.best_validation_score_ == max(reg.validation_scores_)
+    head = reg._network.head
+    if loss == "squared_error":
+        assert reg.score(X_val, y_val) == pytest.approx(reg.best_validation_score_)
+    else:
+        raw = reg._network.raw_output(X_val)
+        target = (y_val[:, None] - reg.target_mean_) / reg.target_scale_
+        loss_value = head.loss_gradient(raw, target, np.full(100, 0.01))
+        assert -loss_value == pytest.approx(reg.best_validation_score_)
