@@ -178,3 +178,18 @@ def test_warnings_carry_stacklevel():
             ):
                 missing.append(f"{path.relative_to(package)}:{node.lineno}")
     assert missing == []
+
+
+def test_changelog_names_the_version():
+    """CHANGELOG.md keeps an Unreleased section on top, and its newest release
+    is the package's version (skbnnet/_version.py, read by pyproject.toml)."""
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    headings = re.findall(
+        r"^## \[([^\]]+)\](?: - (\d{4}-\d{2}-\d{2}))?$", changelog, re.M
+    )
+    assert headings[0] == ("Unreleased", "")
+    version, date = headings[1]
+    assert version == skbnnet.__version__
+    assert date, "a released version carries its date"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "version" in project["dynamic"]
