@@ -199,7 +199,7 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
     n_features_in_ : int
         Number of features seen during fit.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     loss_ : float
@@ -236,7 +236,7 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
     out_activation_ : str
         Output activation, always "identity".
 
-    target_mean_, target_scale_ : ndarray of shape (n_outputs_,)
+    target_mean_, target_scale_ : ndarray of shape (`n_outputs_`,)
         The targets' scaling: predictions are the network's outputs times
         ``target_scale_`` plus ``target_mean_`` (zeros and ones without
         ``scale_target``).
