@@ -296,16 +296,18 @@ def _machine_busy_seconds():
 
 
 def _own_cpu_seconds():
+    """CPU seconds of this process and of its children that ended."""
     t = os.times()
-    return t.user + t.system
+    return t.user + t.system + t.children_user + t.children_system
 
 
 class Contention:
     """Share of the machine's CPU used by *other* processes while in use.
 
     ``with Contention() as c: ...`` then ``c.others`` is in [0, 1]: the busy
-    CPU time of the whole machine minus this process's (all its threads),
-    over ``cores x wall time``. None where /proc/stat does not exist.
+    CPU time of the whole machine minus this process's (all its threads,
+    and child processes that ended, such as a ``subprocess.run``), over
+    ``cores x wall time``. None where /proc/stat does not exist.
     """
 
     def __enter__(self):
@@ -553,6 +555,63 @@ def markdown_table(headers, rows):
     ]
     lines += ["| " + " | ".join(row) + " |" for row in cells]
     return "\n".join(lines)
+
+
+def paired_differences(values, reference, others, groups):
+    """``reference`` minus each of ``others``, paired by seed.
+
+    Every contender of a seed sees the same train/test split, so the
+    difference per seed cancels how hard that split is; its standard error
+    says whether a gap between means is more than the noise of the splits.
+
+    Parameters
+    ----------
+    values : dict of (group, contender, seed) -> float
+        A score per fit; a missing key is a fit that did not run.
+    reference : str
+        The contender the others are subtracted from.
+    others : list of str
+        Contenders to compare with; ``reference`` itself is left out.
+    groups : list of str
+        Groups (datasets) to pair within.
+
+    Returns
+    -------
+    differences : dict of (contender, group) -> (mean, standard error, n)
+        Over the seeds both contenders ran in that group, where there are at
+        least 2 of them; the key ``(contender, None)`` pools every
+        (group, seed) pair of the groups.
+    """
+    out = {}
+    for name in others:
+        if name == reference:
+            continue
+        pooled = []
+        for group in groups:
+            diffs = [
+                value - values[group, name, seed]
+                for (g, c, seed), value in sorted(values.items())
+                if g == group and c == reference and (group, name, seed) in values
+            ]
+            pooled += diffs
+            if len(diffs) >= 2:
+                out[name, group] = _mean_and_se(diffs)
+        if len(pooled) >= 2:
+            out[name, None] = _mean_and_se(pooled)
+    return out
+
+
+def _mean_and_se(values):
+    se = statistics.stdev(values) / len(values) ** 0.5
+    return statistics.fmean(values), se, len(values)
+
+
+def format_difference(difference, scale=100.0):
+    """``"+2.00 ± 1.00 (n=2)"`` from a ``(mean, se, n)``, in points; or ``""``."""
+    if difference is None:
+        return ""
+    mean, se, n = difference
+    return f"{scale * mean:+.2f} ± {scale * se:.2f} (n={n})"
 
 
 def verdict(ratio, target, higher_is_better=False):

@@ -41,7 +41,6 @@ between means is more than the noise of the splits.
 
 import argparse
 import json
-import math
 import os
 import statistics
 import sys
@@ -53,7 +52,13 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 import numpy as np  # noqa: E402
-from _common import emit, markdown_table, optional_import  # noqa: E402
+from _common import (  # noqa: E402
+    emit,
+    format_difference,
+    markdown_table,
+    optional_import,
+)
+from _common import paired_differences as _common_paired_differences  # noqa: E402
 from scipy.stats import loguniform  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning, FitFailedWarning  # noqa: E402
 from sklearn.experimental import enable_halving_search_cv  # noqa: E402, F401
@@ -475,10 +480,8 @@ def verdicts(table, datasets):
 def paired_differences(records, datasets, contenders):
     """(d) minus each other contender, paired by seed: mean ± standard error.
 
-    Every contender of a seed sees the same train/test split, so the
-    difference per seed cancels how hard that split is; its standard error
-    says whether a gap between means is more than the noise of 3 (or more)
-    splits. One markdown row per contender, one column per dataset.
+    One markdown row per contender, one column per dataset (see
+    ``_common.paired_differences``).
     """
     d = SEARCHES[3]
     acc = {
@@ -486,27 +489,13 @@ def paired_differences(records, datasets, contenders):
         for r in records
         if "test_accuracy" in r
     }
-    seeds = sorted({seed for _, _, seed in acc})
-    rows = []
-    for name in contenders:
-        if name == d:
-            continue
-        row = [f"(d) − {name}"]
-        for ds in datasets:
-            diffs = [
-                acc[ds, d, seed] - acc[ds, name, seed]
-                for seed in seeds
-                if (ds, d, seed) in acc and (ds, name, seed) in acc
-            ]
-            if len(diffs) < 2:
-                row.append("")
-                continue
-            se = statistics.stdev(diffs) / math.sqrt(len(diffs))
-            row.append(
-                f"{100 * statistics.fmean(diffs):+.2f} ± {100 * se:.2f} "
-                f"(n={len(diffs)})"
-            )
-        rows.append(row)
+    diffs = _common_paired_differences(acc, d, contenders, datasets)
+    rows = [
+        [f"(d) − {name}"]
+        + [format_difference(diffs.get((name, ds))) for ds in datasets]
+        for name in contenders
+        if name != d
+    ]
     return markdown_table(["points of test accuracy", *datasets], rows)
 
 
