@@ -74,8 +74,13 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils import check_random_state  # noqa: E402
 
-from skbnnet import BatchNormMLPClassifier, CoarseToFineSearchCV  # noqa: E402
-from skbnnet.model_selection import default_search_space, to_optuna  # noqa: E402
+from skbnnet import BatchNormMLPClassifier  # noqa: E402
+from skbnnet.model_selection import (  # noqa: E402
+    default_search_space,
+    to_optuna,
+    tuning_search,
+)
+from skbnnet.model_selection._space import TUNING_MAX_ITER  # noqa: E402
 
 DATASETS = ("digits", "mnist5k", "breast_cancer", "wine", "synthetic")
 CONTENDERS = (
@@ -87,9 +92,9 @@ CONTENDERS = (
     "(e) MLPClassifier default",
 )
 SEARCHES = CONTENDERS[:4]
-#: Epochs of the BatchNormMLPClassifier that (c) and (d) tune; (d) halves
-#: from there (max_iter / 9, / 3, full).
-BN_MAX_ITER = 60
+#: Epochs of the BatchNormMLPClassifier that (c) and (d) tune: the tuning
+#: recipe's, from which (d) halves (max_iter / 27, / 9, / 3, full).
+BN_MAX_ITER = TUNING_MAX_ITER
 CV = 3
 PREFIX = "batchnormmlpclassifier__"
 
@@ -229,10 +234,6 @@ def _bn_pipeline(seed):
     )
 
 
-#: Rounds (successive-halving rungs) of (d): max_iter / 27, / 9, / 3, full.
-N_ROUNDS = 4
-
-
 def fit_contender(name, X, y, budget, seed, n_jobs):
     if name.startswith("(a)"):
         search = TimedRandomizedSearchCV(
@@ -286,11 +287,11 @@ def fit_contender(name, X, y, budget, seed, n_jobs):
         search.fit(X, y)
         return search, search.n_trials_
     if name.startswith("(d)"):
-        search = CoarseToFineSearchCV(
+        search = tuning_search(
             _bn_pipeline(seed),
-            default_search_space(X, y, prefix=PREFIX),
+            X,
+            y,
             max_time=budget,
-            n_rounds=N_ROUNDS,
             cv=CV,
             n_jobs=n_jobs,
             random_state=seed,

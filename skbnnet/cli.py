@@ -17,7 +17,6 @@ import argparse
 import importlib.util
 import json
 import math
-import os
 import sys
 import tempfile
 import time
@@ -28,7 +27,6 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pandas as pd
-from joblib import effective_n_jobs
 from sklearn import datasets
 from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import ConvergenceWarning
@@ -37,11 +35,11 @@ from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, train_test
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from threadpoolctl import threadpool_limits
 
 from ._compat import ProgressBar
 from .classifier import BatchNormMLPClassifier
-from .model_selection import CoarseToFineSearchCV, default_search_space
+from .model_selection import CoarseToFineSearchCV, default_search_space, tuning_search
+from .model_selection._space import TUNING_MAX_ITER, TUNING_N_RUNGS
 from .regressor import BatchNormMLPRegressor
 
 _DATASETS = {
@@ -52,22 +50,13 @@ _DATASETS = {
     "diabetes": datasets.load_diabetes,
 }
 
-# Candidates per round of coarse-to-fine search without a time budget; a
-# random search gets the same total.
-_N_ITER = 10
-_N_ROUNDS = 3
-# Rungs of the budgeted search's successive halving: max_iter / 27, / 9, / 3
-# and full epochs (the benchmark's setting).
-_N_RUNGS = 4
+# Without a time budget, CoarseToFineSearchCV's own rounds and candidates;
+# a random search gets the same total.
+_SEARCH_DEFAULTS = CoarseToFineSearchCV(None, {}).get_params()
+_N_ITER, _N_ROUNDS = _SEARCH_DEFAULTS["n_iter"], _SEARCH_DEFAULTS["n_rounds"]
 
 # Seconds of the default coarse-to-fine search, refit included.
 _TIME = 60.0
-
-# Epochs of the longest fits, the top of the coarse-to-fine search's
-# successive halving (max_iter / 9, / 3, full). Without early stopping, which
-# would hold out a tenth of the small CV training sets and stop on a noisy
-# score; the cosine schedule anneals over these epochs.
-_MAX_ITER = 60
 
 
 def _int_at_least(minimum):
@@ -192,7 +181,7 @@ def _build_parser():
         help=(
             f"rounds of coarse-to-fine search (default {_N_ROUNDS}); with a "
             f"time budget, the rungs of its successive halving of epochs "
-            f"(default {_N_RUNGS})"
+            f"(default {TUNING_N_RUNGS})"
         ),
     )
     search.add_argument(
@@ -277,7 +266,8 @@ def _preprocessor(X):
     )
 
 
-def _make_search(args, pipeline, space):
+def _make_search(args, pipeline, X, y):
+    space = default_search_space(X, y, estimator=pipeline, cv=args.cv)
     common = {
         "cv": args.cv,
         "n_jobs": args.n_jobs,
@@ -302,32 +292,24 @@ def _make_search(args, pipeline, space):
             random_state=args.random_state,
             **common,
         )
+    if args.time:
+        return tuning_search(
+            pipeline,
+            X,
+            y,
+            max_time=args.time,
+            n_rounds=args.n_rounds or TUNING_N_RUNGS,
+            random_state=args.random_state,
+            **common,
+        )
     return CoarseToFineSearchCV(
         pipeline,
         space,
         n_iter=args.n_iter or _N_ITER,
-        n_rounds=args.n_rounds or (_N_RUNGS if args.time else _N_ROUNDS),
-        max_time=args.time or None,
+        n_rounds=args.n_rounds or _N_ROUNDS,
         random_state=args.random_state,
         **common,
     )
-
-
-@contextmanager
-def _blas_threads_like_workers(args):
-    """Give this process's BLAS as many threads as each search worker has.
-
-    joblib gives each of ``n_jobs`` worker processes ``cores // n_jobs``
-    BLAS threads; the refit runs here, and its time, which the budget
-    reserves from the workers' measured fits, is then predictable. (A refit
-    with all cores' threads on a busy machine ran 35 s instead of 5.)
-    """
-    n_jobs = effective_n_jobs(args.n_jobs)
-    if args.scheduler is not None or n_jobs <= 1:
-        yield
-        return
-    with threadpool_limits(max(1, (os.cpu_count() or 1) // n_jobs), user_api="blas"):
-        yield
 
 
 @contextmanager
@@ -492,7 +474,7 @@ def _tune(args):
         stratify=stratify,
         random_state=args.random_state,
     )
-    clf = estimator(max_iter=_MAX_ITER, random_state=args.random_state)
+    clf = estimator(max_iter=TUNING_MAX_ITER, random_state=args.random_state)
     pipeline = Pipeline(
         [
             ("preprocess", _preprocessor(X)),
@@ -500,10 +482,7 @@ def _tune(args):
             ("clf", clf),
         ]
     )
-    space = default_search_space(
-        X_train, y_train, prefix="clf__", estimator=clf, cv=args.cv
-    )
-    search = _make_search(args, pipeline, space)
+    search = _make_search(args, pipeline, X_train, y_train)
     _add_progress_bar(search, args)
     target = f"{y.nunique()} classes" if task == "classification" else "regression"
     print(
@@ -521,7 +500,7 @@ def _tune(args):
     backend = nullcontext() if args.scheduler is None else _dask_backend(args.scheduler)
     # The summary reports every candidate's score; a warning per fit that
     # stopped at max_iter or diverged would bury the progress lines.
-    with backend, warnings.catch_warnings(), _blas_threads_like_workers(args):
+    with backend, warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         search.fit(X_train, y_train)
     predicted = search.predict(X_test)

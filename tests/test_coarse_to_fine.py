@@ -2,9 +2,11 @@
 
 import numbers
 import time
+import warnings
 
 import numpy as np
 import pytest
+from joblib import cpu_count
 from scipy import stats
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import load_iris, make_classification
@@ -16,9 +18,11 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.utils import check_random_state
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from skbnnet.distributions import LogUniform, LogUniformInt, OneMinusLogUniform
-from skbnnet.model_selection import CoarseToFineSearchCV, _QuantileWindow
+from skbnnet.model_selection import CoarseToFineSearchCV
+from skbnnet.model_selection._coarse_to_fine import _QuantileWindow
 
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
 X_CLF, Y_CLF = make_classification(
@@ -559,6 +563,11 @@ class _Sleeper(ClassifierMixin, BaseEstimator):
         return 1.0 - abs(self.x - 0.3) - 1.0 / self.max_iter
 
 
+# A budget too short for max_iter epochs says so; the tests of the plan
+# below use such budgets on purpose.
+SHORT_REFIT = "ignore:The refitted model was trained for:UserWarning"
+
+
 def _budget_search(max_time, **params):
     return CoarseToFineSearchCV(
         _Sleeper(),
@@ -570,6 +579,7 @@ def _budget_search(max_time, **params):
     )
 
 
+@pytest.mark.filterwarnings(SHORT_REFIT)
 def test_budget_halves_epochs_round_after_round():
     """Many short fits, then the best third retrained 3 times longer.
 
@@ -603,6 +613,7 @@ def test_budget_halves_epochs_round_after_round():
     assert elapsed < 2 * 4.0
 
 
+@pytest.mark.filterwarnings(SHORT_REFIT)
 def test_budget_launches_no_batch_past_the_deadline(monkeypatch):
     """Every batch is predicted to end before the deadline when launched.
 
@@ -630,6 +641,7 @@ def test_budget_launches_no_batch_past_the_deadline(monkeypatch):
     assert len(launches) > 3
 
 
+@pytest.mark.filterwarnings(SHORT_REFIT)
 def test_budget_rounds_are_prefixes_of_one_stream():
     """With a budget, round 0 draws a prefix of a stream fixed by random_state.
 
@@ -657,3 +669,151 @@ def test_budget_without_epochs_parameter_plans_rounds():
     assert "n_resources" not in search.cv_results_
     assert search.n_rounds_ >= 2
     assert search.best_score_ > 0.9
+
+
+class _Overfitter(_Sleeper):
+    """A `_Sleeper` whose score falls with ``max_iter``: longer fits overfit."""
+
+    def score(self, X, y):
+        return 1.0 - abs(self.x - 0.3) - self.max_iter / 100
+
+
+def test_budget_keeps_the_best_of_every_round(capsys):
+    """The final model is the best CV score of all rounds, refit with the
+    epochs it was scored at: longer fits that score worse do not replace it
+    (a budgeted search returned its last round's best, CV R² 0.12, where
+    round 0 held 0.33). verbose says the last round did worse."""
+    search = CoarseToFineSearchCV(
+        _Overfitter(),
+        {"x": stats.uniform(0, 1)},
+        max_time=3.0,
+        cv=2,
+        random_state=0,
+        verbose=1,
+    )
+    with pytest.warns(UserWarning, match="trained for 3 of max_iter=27 epochs"):
+        search.fit(X_IRIS, Y_IRIS)
+    results = search.cv_results_
+    assert results["n_resources"].max() > 3
+    assert results["round"][search.best_index_] == 0
+    assert search.best_params_["max_iter"] == 3
+    assert search.best_estimator_.max_iter == 3
+    assert search.best_score_ == np.max(results["mean_test_score"])
+    assert "the last round's best score" in capsys.readouterr().out
+
+
+@pytest.mark.filterwarnings(SHORT_REFIT)
+@pytest.mark.parametrize("own, first", [(0.25, 0.25), (7.0, None)])
+def test_budget_starts_from_the_estimator_as_given(own, first):
+    """The first candidate has the estimator's own values where the space
+    can draw them (the others as drawn), so the search has scored the
+    configuration it was given."""
+    search = CoarseToFineSearchCV(
+        _Sleeper(x=own), {"x": stats.uniform(0, 1)}, max_time=1.0, cv=2
+    ).fit(X_IRIS, Y_IRIS)
+    drawn = search.cv_results_["params"][0]["x"]
+    if first is None:
+        assert 0 <= drawn <= 1
+    else:
+        assert drawn == first
+
+
+def test_budget_overrun_warns():
+    """A search that ends more than 10% past max_time says so."""
+    slow = _Sleeper(seconds_per_epoch=0.1)
+    search = CoarseToFineSearchCV(
+        slow, {"x": stats.uniform(0, 1)}, max_time=0.3, cv=2, random_state=0
+    )
+    start = time.perf_counter()
+    with (
+        warnings.catch_warnings(),
+        pytest.warns(UserWarning, match="more than its budget of max_time=0.3 s"),
+    ):
+        warnings.filterwarnings("ignore", "The refitted model", UserWarning)
+        search.fit(X_IRIS, Y_IRIS)
+    assert time.perf_counter() - start > 1.1 * 0.3
+
+
+class _ThreadCounter(_Sleeper):
+    """A `_Sleeper` that records how many BLAS threads its fit had."""
+
+    def fit(self, X, y):
+        super().fit(X, y)
+        self.blas_threads_ = max(
+            (
+                pool["num_threads"]
+                for pool in threadpool_info()
+                if pool["user_api"] == "blas"
+            ),
+            default=None,
+        )
+        return self
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_budget_refit_gets_one_workers_share_of_blas_threads(n_jobs):
+    """The refit runs in this process with the BLAS threads each of the
+    n_jobs workers had when the budget timed their fits, one for n_jobs=1
+    (with every core's threads it ran several times longer than planned)."""
+    if cpu_count() < 2:
+        pytest.skip("needs 2 cores")
+    with threadpool_limits(cpu_count(), user_api="blas"):
+        if _ThreadCounter().fit(X_IRIS, Y_IRIS).blas_threads_ != cpu_count():
+            pytest.skip("this BLAS does not run one thread per core")
+        search = CoarseToFineSearchCV(
+            _ThreadCounter(),
+            {"x": stats.uniform(0, 1)},
+            max_time=2.0,
+            cv=2,
+            n_jobs=n_jobs,
+            random_state=0,
+        )
+        with warnings.catch_warnings():
+            # Starting the workers on a busy machine may overrun 2 s.
+            warnings.simplefilter("ignore", UserWarning)
+            search.fit(X_IRIS, Y_IRIS)
+        expected = cpu_count() // 2 if n_jobs == 2 else 1
+        assert search.best_estimator_.blas_threads_ == expected
+        unlimited = CoarseToFineSearchCV(
+            _ThreadCounter(), {"x": [0.3]}, n_iter=1, n_rounds=1, cv=2, n_jobs=2
+        ).fit(X_IRIS, Y_IRIS)
+        assert unlimited.best_estimator_.blas_threads_ == cpu_count()
+
+
+def test_budget_plan_is_exposed_like_halving_search():
+    """n_rounds_, n_candidates_ and n_resources_ give the plan per round, as
+    HalvingRandomSearchCV's attributes do, and add up to cv_results_."""
+    search = _budget_search(2.0)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The refitted model", UserWarning)
+        search.fit(X_IRIS, Y_IRIS)
+    rounds = search.cv_results_["round"]
+    assert len(search.n_candidates_) == search.n_rounds_ == rounds.max() + 1
+    assert search.n_candidates_ == np.bincount(rounds).tolist()
+    assert search.n_resources_ == [
+        int(search.cv_results_["n_resources"][rounds == r][0])
+        for r in range(search.n_rounds_)
+    ]
+    plain = CoarseToFineSearchCV(
+        _Sleeper(), {"x": stats.uniform(0, 1)}, n_iter=3, n_rounds=2, cv=2
+    ).fit(X_IRIS, Y_IRIS)
+    assert plain.n_candidates_ == [3, 3]
+    assert not hasattr(plain, "n_resources_")
+
+
+def test_renamed_sklearn_check_degrades_to_sklearn_behaviour(monkeypatch):
+    """Should scikit-learn rename the private check the search swaps while
+    it fits, nothing is swapped: searches still work, and a round whose fits
+    all fail raises as in scikit-learn instead of being recorded."""
+    from skbnnet import _compat
+
+    monkeypatch.setattr(_compat, "_FIT_FAILURE_CHECK", "_a_name_sklearn_dropped")
+    fine = CoarseToFineSearchCV(
+        _Sleeper(), {"x": stats.uniform(0, 1)}, n_iter=2, n_rounds=2, cv=2
+    ).fit(X_IRIS, Y_IRIS)
+    assert fine.n_rounds_ == 2
+    failing = CoarseToFineSearchCV(
+        SVC(), {"C": [-1.0]}, n_iter=1, n_rounds=2, cv=2, error_score=np.nan
+    )
+    with pytest.raises(ValueError, match="All the 2 fits failed"):
+        failing.fit(X_IRIS, Y_IRIS)

@@ -3,6 +3,7 @@ configuration stay consistent."""
 
 import ast
 import configparser
+import inspect
 import os
 import re
 import subprocess
@@ -15,6 +16,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 import skbnnet
+from skbnnet import _compat
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -161,6 +163,80 @@ def test_private_sklearn_imports_only_in_compat():
     }
     assert offenders == {}
     assert _private_sklearn_imports(package / "_compat.py")
+
+
+# Underscored names that scikit-learn documents for estimator developers.
+_DOCUMENTED_PRIVATE = {"_parameter_constraints", "_run_search"}
+
+
+def _private_sklearn_attributes(path):
+    """``name.attribute`` of each private attribute that `path` reads or
+    writes on something imported from scikit-learn or from _compat,
+    with a dot or through getattr, setattr or delattr."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    imported = set()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and (node.module.startswith("sklearn") or node.module.endswith("_compat"))
+        ):
+            imported.update(alias.asname or alias.name for alias in node.names)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            owner, attribute = node.value.id, node.attr
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in {"getattr", "setattr", "delattr", "hasattr"}
+            and len(node.args) >= 2
+            and isinstance(node.args[0], ast.Name)
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+        ):
+            owner, attribute = node.args[0].id, node.args[1].value
+        else:
+            continue
+        if (
+            owner in imported
+            and attribute.startswith("_")
+            and not attribute.startswith("__")
+            and attribute not in _DOCUMENTED_PRIVATE
+        ):
+            found.append(f"{owner}.{attribute}")
+    return found
+
+
+def test_private_sklearn_attributes_only_in_compat():
+    """Outside _compat.py, skbnnet reads no private attribute of what it
+    imports from scikit-learn or _compat, and _compat exports no module: a
+    private module handed out would let any file depend on its names."""
+    package = Path(skbnnet.__file__).parent
+    offenders = {
+        str(path.relative_to(package)): found
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "_compat.py" and (found := _private_sklearn_attributes(path))
+    }
+    assert offenders == {}
+    exported = [getattr(_compat, name) for name in _compat.__all__]
+    assert not [value for value in exported if inspect.ismodule(value)]
+
+
+def test_import_leaves_scikit_learn_untouched():
+    """import skbnnet patches nothing in scikit-learn: its fit-failure check
+    is swapped only while a CoarseToFineSearchCV fits, then put back."""
+    code = (
+        "import sklearn.model_selection._search as s\n"
+        "before = s._warn_or_raise_about_fit_failures\n"
+        "import skbnnet\n"
+        "assert s._warn_or_raise_about_fit_failures is before\n"
+        "print('untouched')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.stdout.strip() == "untouched", result.stderr
 
 
 def test_warnings_carry_stacklevel():

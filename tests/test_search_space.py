@@ -2,9 +2,11 @@
 
 import numpy as np
 import pytest
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.datasets import load_iris
+from sklearn.ensemble import VotingClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import RandomizedSearchCV
+from sklearn.model_selection import KFold, RandomizedSearchCV, ShuffleSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -55,7 +57,81 @@ def test_prefix_and_estimator_filter():
     """The prefix names a pipeline step; the estimator's parameters filter."""
     space = default_search_space(X_IRIS, Y_IRIS, prefix=PREFIX)
     assert all(name.startswith(PREFIX) for name in space)
-    assert default_search_space(X_IRIS, Y_IRIS, estimator=LogisticRegression()) == {}
+    with pytest.raises(TypeError, match="got LogisticRegression"):
+        default_search_space(X_IRIS, Y_IRIS, estimator=LogisticRegression())
+
+
+@pytest.mark.parametrize("prefix", ["", PREFIX])
+def test_pipeline_gets_the_prefixed_space_of_its_network(prefix):
+    """A pipeline's space is its network's, under the step's name, whether
+    or not the prefix is also given (it returned {} for a pipeline)."""
+    space = default_search_space(X_IRIS, Y_IRIS, prefix=prefix, estimator=_pipeline())
+    expected = default_search_space(X_IRIS, Y_IRIS, prefix=PREFIX)
+    assert space.keys() == expected.keys()
+    assert space[PREFIX + "learning_rate_init"] == LogUniform(1e-4, 1e-1)
+
+
+def test_meta_estimator_gets_its_networks_space():
+    """Any meta-estimator holding a network (here a target transformer)
+    gets the network's space; one holding two must say which."""
+    meta = TransformedTargetRegressor(regressor=BatchNormMLPRegressor())
+    space = default_search_space(X_IRIS, Y_IRIS[:, None] * 1.0, estimator=meta)
+    assert space["regressor__weight_decay"] == LogUniform(1e-5, 10.0)
+    assert "regressor__label_smoothing" not in space
+    two = VotingClassifier(
+        [("a", BatchNormMLPClassifier()), ("b", BatchNormMLPClassifier())]
+    )
+    with pytest.raises(ValueError, match="several skbnnet networks.*a__, b__"):
+        default_search_space(X_IRIS, Y_IRIS, estimator=two)
+    chosen = default_search_space(X_IRIS, Y_IRIS, estimator=two, prefix="b__")
+    assert all(name.startswith("b__") for name in chosen)
+
+
+@pytest.mark.parametrize(
+    "cv, n_train",
+    [(3, 100), (KFold(5), 120), (ShuffleSplit(1, test_size=0.5), 75), (None, 120)],
+)
+def test_cv_splitters_size_the_batches(cv, n_train):
+    """Any cv a search takes sizes the largest batch from its smallest
+    training set (KFold(5) raised a TypeError)."""
+    space = default_search_space(X_IRIS, Y_IRIS, cv=cv)
+    # A quarter of the training set, but at least 32.
+    assert space["batch_size"].high == max(32, n_train // 4)
+
+
+@pytest.mark.parametrize("cv", [0, 1])
+def test_cv_below_two_folds_is_refused(cv):
+    """cv=0 raised a ZeroDivisionError."""
+    with pytest.raises(ValueError, match=f"at least 2 folds.*cv={cv}"):
+        default_search_space(X_IRIS, Y_IRIS, cv=cv)
+
+
+@pytest.mark.parametrize("n_samples", [4, 5, 6, 9])
+def test_tiny_data_never_draws_a_batch_of_one(n_samples):
+    """Batch norm refuses a batch of one row: the space of 5 rows or fewer
+    reached 1. Its draws fit."""
+    X, y = X_IRIS[:n_samples], np.arange(n_samples) % 2
+    space = default_search_space(X, y, cv=2)
+    sizes = space["batch_size"]
+    draws = sizes if isinstance(sizes, list) else sizes.rvs(200, random_state=0)
+    assert min(draws) >= 2
+    BatchNormMLPClassifier(batch_size=int(min(draws)), max_iter=2).fit(X, y)
+
+
+def test_training_sets_of_one_row_are_refused():
+    with pytest.raises(ValueError, match="batch norm needs at least 2 rows"):
+        default_search_space(X_IRIS[:2], np.arange(2), cv=2)
+
+
+def test_budgeted_search_refuses_an_empty_space():
+    """An empty space gave one empty candidate, or with a budget a bare
+    StopIteration."""
+    for max_time in [None, 2.0]:
+        search = CoarseToFineSearchCV(
+            BatchNormMLPClassifier(max_iter=3), {}, max_time=max_time, cv=2
+        )
+        with pytest.raises(ValueError, match="nothing to search"):
+            search.fit(X_IRIS, Y_IRIS)
 
 
 def test_regressor_space_covers_its_default_weight_decay():
