@@ -125,9 +125,9 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseBatchNormMLP):
         Whether "sgd" uses Nesterov's momentum.
 
     early_stopping : bool, default=False
-        Hold out a stratified ``validation_fraction`` of the training data,
-        stop when its accuracy has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs, and restore the best parameters.
+        Hold out a stratified ``validation_fraction`` of the training data
+        (or use ``X_val``), stop when its accuracy has not improved by ``tol``
+        for ``n_iter_no_change`` epochs, and restore the best parameters.
 
     validation_fraction : float, default=0.1
         Fraction of the training data held out for early stopping, in (0, 1).

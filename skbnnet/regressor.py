@@ -142,8 +142,9 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (or use
-        ``X_val``), stop when its R² has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs, and restore the best parameters.
+        ``X_val``), stop when its R² (for ``loss="squared_error"``, else its
+        negative loss) has not improved by ``tol`` for ``n_iter_no_change``
+        epochs, and restore the best parameters.
 
     validation_fraction : float, default=0.1
         Fraction of the training data held out for early stopping, in (0, 1).
