@@ -74,6 +74,7 @@ def test_random_and_grid_search(capsys, tmp_path, search, extra, n_candidates):
     assert joblib.load(tmp_path / "model.joblib").predict(X_IRIS).shape == (150,)
 
 
+@pytest.mark.slow
 def test_csv_with_categorical_column(capsys, tmp_path):
     """String columns are one-hot encoded, numeric ones scaled."""
     rng = np.random.RandomState(0)
@@ -138,6 +139,7 @@ def test_target_without_csv(capsys):
     _assert_one_line_error(code, err, "--target needs --csv")
 
 
+@pytest.mark.slow
 def test_dask_scheduler(capsys):
     """--scheduler runs the search on a dask.distributed cluster."""
     distributed = pytest.importorskip("dask.distributed")
@@ -176,6 +178,7 @@ def test_invalid_option_exits_with_status_2(capsys, option):
     assert "error: argument" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "argv, status",
     [
@@ -273,6 +276,7 @@ def test_integer_target_as_regression(capsys, tmp_path):
     assert "1 features, regression" in out
 
 
+@pytest.mark.slow
 def test_progress_bar_draws_the_rounds(capsys, wide_console):
     """With scikit-learn's callbacks and rich, skbnnet tune draws a bar per
     round of the search; --no-progress turns it off."""

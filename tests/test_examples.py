@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# Each example is a subprocess of several seconds: the slow tier.
+pytestmark = pytest.mark.slow
+
 EXAMPLES = sorted((Path(__file__).parents[1] / "examples").glob("*.py"))
 
 

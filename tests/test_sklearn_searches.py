@@ -398,6 +398,7 @@ def test_search_limits_blas_threads_per_worker(n_jobs):
     assert_array_equal(_split_scores(search.cv_results_, "blas_threads"), expected)
 
 
+@pytest.mark.slow
 def test_dask_backend_matches_sequential(sequential_search):
     """Searches on a dask cluster reproduce the sequential results exactly."""
     kinds = ["random", "coarse_to_fine"]
