@@ -705,11 +705,20 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
                 stratify=stratify,
             )
         except ValueError as exc:
-            kind = "stratified " if stratify is not None else ""
+            kind, few = "", ""
+            if stratify is not None:
+                kind = "stratified "
+                labels, counts = np.unique(stratify, return_counts=True)
+                # scikit-learn >= 1.7 names them itself.
+                if "Classes with too few members" not in str(exc):
+                    few = (
+                        " Classes with too few members are: "
+                        f"{labels[counts < 2].tolist()}."
+                    )
             raise ValueError(
                 f"early_stopping=True could not hold out a {kind}"
                 f"validation_fraction={self.validation_fraction} of the data: "
-                f"{str(exc).rstrip('.')}. Use more samples, a larger "
+                f"{str(exc).rstrip('.')}.{few} Use more samples, a larger "
                 "validation_fraction, a validation set of your own (X_val, "
                 "y_val) or early_stopping=False."
             ) from exc
