@@ -2,9 +2,12 @@
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 RUN = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
 SECTIONS = ["training", "predict", "search", "memory", "scaling", "defaults"]
@@ -157,3 +160,75 @@ def test_tuning_paired_differences():
     # Seeds 0 and 1: differences of 1 and 3 points, standard error 1 point.
     assert f"| (d) − {a} | +2.00 ± 1.00 (n=2) |" in table
     assert "(d) − (d)" not in table
+
+
+@pytest.mark.slow
+def test_tabular_quick_run_tables_targets_and_resume(tmp_path):
+    """bench_tabular --quick fits every contender on the synthetic sets, with
+    a category and missing values; RealMLP is skipped without its Python; a
+    second run resumes (fits nothing) and --table-from reprints the tables."""
+    script = RUN.parent / "bench_tabular.py"
+    output = tmp_path / "tabular.json"
+    env = {k: v for k, v in os.environ.items() if k != "SKBNNET_REALMLP_PYTHON"}
+
+    def run(*args):
+        proc = subprocess.run(
+            [sys.executable, "-W", "error", str(script), *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            env=env,
+        )
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        return proc.stdout
+
+    stdout = run("--quick", "--output", str(output))
+    for text in [
+        "### Tabular classification: test accuracy, mean over seeds [0, 1]",
+        "### Tabular regression: test R², mean over seeds [0, 1]",
+        "| synthetic-classification |",
+        "| **mean rank** |",
+        "minus each contender, paired by seed",
+        "| **all dataset × seed pairs** |",
+        "Classification targets of issue 20",
+        "| default R² >= MLPRegressor's (scaled y) on every dataset |",
+        "skipped: no --realmlp-python and SKBNNET_REALMLP_PYTHON is unset",
+    ]:
+        assert text in stdout
+    verdicts = [
+        line.rsplit("|", 2)[-2].strip()
+        for line in stdout.splitlines()
+        if line.startswith(("| default ", "| tuned "))
+    ]
+    assert len(verdicts) >= 9
+    assert set(verdicts) <= {"met", "NOT met", "skipped"}
+
+    records = _strict_json(output)["records"]
+    expected = {
+        (dataset, contender, seed)
+        for dataset in ["synthetic-classification", "synthetic-regression"]
+        for contender in ["mlp", "default", "hgb", "realmlp", "tuned-2"]
+        for seed in [0, 1]
+    }
+    assert {(r["dataset"], r["contender"], r["seed"]) for r in records} == expected
+    for record in records:
+        if record["contender"] == "realmlp":
+            assert record["skipped"].startswith("skipped: no --realmlp-python")
+            continue
+        assert "error" not in record, record
+        assert record["seconds"] > 0 and record["n_train"] == 300
+        if record["task"] == "classification":
+            assert 0 <= record["score"] <= 1
+        if record["contender"] == "tuned-2":
+            assert record["n_candidates"] >= 1 and record["best_params"]
+
+    # Every (contender, dataset, seed) is there: a second run fits nothing.
+    again = run("--quick", "--contenders", "mlp,default", "--output", str(output))
+    assert " mlp: " not in again and " default: " not in again
+    assert len(_strict_json(output)["records"]) == len(expected)
+
+    tables = run("--datasets", "synthetic-classification", "--table-from", str(output))
+    table = stdout.split("### Tabular classification")[1].split("### Tabular")[0]
+    assert table in tables
+    assert "### Tabular regression" not in tables
