@@ -38,7 +38,12 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 
 from ._compat import ProgressBar
 from .classifier import BatchNormMLPClassifier
-from .model_selection import CoarseToFineSearchCV, default_search_space, tuning_search
+from .model_selection import (
+    BudgetWarning,
+    CoarseToFineSearchCV,
+    default_search_space,
+    tuning_search,
+)
 from .model_selection._space import TUNING_MAX_ITER, TUNING_N_RUNGS
 from .regressor import BatchNormMLPRegressor
 
@@ -499,10 +504,20 @@ def _tune(args):
 
     backend = nullcontext() if args.scheduler is None else _dask_backend(args.scheduler)
     # The summary reports every candidate's score; a warning per fit that
-    # stopped at max_iter or diverged would bury the progress lines.
-    with backend, warnings.catch_warnings():
+    # stopped at max_iter or diverged would bury the progress lines. What
+    # the budget warns of goes in the summary.
+    with backend, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("always", BudgetWarning)
         search.fit(X_train, y_train)
+    notes = []
+    for warning in caught:
+        if issubclass(warning.category, BudgetWarning):
+            notes.append(str(warning.message))
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
     predicted = search.predict(X_test)
     if task == "classification":
         test_scores = {"Test accuracy": accuracy_score(y_test, predicted)}
@@ -512,6 +527,8 @@ def _tune(args):
             "Test RMSE": mean_squared_error(y_test, predicted) ** 0.5,
         }
     _print_summary(search, test_scores, time.perf_counter() - start)
+    for note in notes:
+        print(f"Note: {note}")
     if args.output is not None:
         _save(search, args.output)
 

@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skbnnet import BatchNormMLPClassifier, BatchNormMLPRegressor
 from skbnnet._compat import CallbackSupportMixin
+from skbnnet.model_selection import BudgetWarning
 
 needs_callbacks = pytest.mark.skipif(
     CallbackSupportMixin is None,
@@ -378,6 +379,8 @@ def test_progress_bar_of_coarse_to_fine(digits, capsys, wide_console, max_time):
     search.set_callbacks(ProgressBar())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        # 1.5 s may not afford the longest fits, or may be overrun.
+        warnings.simplefilter("ignore", BudgetWarning)
         search.fit(X, y)
     out = capsys.readouterr().out
     assert "CoarseToFineSearchCV - search" in out

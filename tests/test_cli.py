@@ -291,3 +291,12 @@ def test_progress_bar_draws_the_rounds(capsys, wide_console):
     code, out, err = _run(capsys, argv + ["--no-progress"])
     assert code == 0
     assert "CoarseToFineSearchCV - round 0" not in out + err
+
+
+def test_budget_warnings_are_notes_of_the_summary(capsys):
+    """What the budget warns of (here: a refit shorter than max_iter, as
+    0.05 s affords only the first rung) is printed after the summary."""
+    code, out, err = _run(capsys, TINY + ["--time", "0.05"])
+    assert code == 0
+    assert "Note: The refitted model was trained for 2 of clf__max_iter=60" in out
+    assert "BudgetWarning" not in err

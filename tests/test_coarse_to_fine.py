@@ -21,7 +21,7 @@ from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from skbnnet.distributions import LogUniform, LogUniformInt, OneMinusLogUniform
-from skbnnet.model_selection import CoarseToFineSearchCV
+from skbnnet.model_selection import BudgetWarning, CoarseToFineSearchCV
 from skbnnet.model_selection._coarse_to_fine import _QuantileWindow
 
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
@@ -565,7 +565,7 @@ class _Sleeper(ClassifierMixin, BaseEstimator):
 
 # A budget too short for max_iter epochs says so; the tests of the plan
 # below use such budgets on purpose.
-SHORT_REFIT = "ignore:The refitted model was trained for:UserWarning"
+SHORT_REFIT = "ignore::skbnnet.model_selection.BudgetWarning"
 
 
 def _budget_search(max_time, **params):
@@ -691,7 +691,7 @@ def test_budget_keeps_the_best_of_every_round(capsys):
         random_state=0,
         verbose=1,
     )
-    with pytest.warns(UserWarning, match="trained for 3 of max_iter=27 epochs"):
+    with pytest.warns(BudgetWarning, match="trained for 3 of max_iter=27 epochs"):
         search.fit(X_IRIS, Y_IRIS)
     results = search.cv_results_
     assert results["n_resources"].max() > 3
@@ -727,9 +727,9 @@ def test_budget_overrun_warns():
     start = time.perf_counter()
     with (
         warnings.catch_warnings(),
-        pytest.warns(UserWarning, match="more than its budget of max_time=0.3 s"),
+        pytest.warns(BudgetWarning, match="more than its budget of max_time=0.3 s"),
     ):
-        warnings.filterwarnings("ignore", "The refitted model", UserWarning)
+        warnings.filterwarnings("ignore", "The refitted model", BudgetWarning)
         search.fit(X_IRIS, Y_IRIS)
     assert time.perf_counter() - start > 1.1 * 0.3
 
@@ -770,7 +770,7 @@ def test_budget_refit_gets_one_workers_share_of_blas_threads(n_jobs):
         )
         with warnings.catch_warnings():
             # Starting the workers on a busy machine may overrun 2 s.
-            warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore", BudgetWarning)
             search.fit(X_IRIS, Y_IRIS)
         expected = cpu_count() // 2 if n_jobs == 2 else 1
         assert search.best_estimator_.blas_threads_ == expected
@@ -785,7 +785,7 @@ def test_budget_plan_is_exposed_like_halving_search():
     HalvingRandomSearchCV's attributes do, and add up to cv_results_."""
     search = _budget_search(2.0)
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "The refitted model", UserWarning)
+        warnings.simplefilter("ignore", BudgetWarning)
         search.fit(X_IRIS, Y_IRIS)
     rounds = search.cv_results_["round"]
     assert len(search.n_candidates_) == search.n_rounds_ == rounds.max() + 1

@@ -28,7 +28,15 @@ from skbnnet._callbacks import RoundTasks
 from skbnnet._compat import BaseSearchCV, Interval, replaced_fit_failure_check
 from skbnnet.model_selection._budget import BudgetPlanner
 
-__all__ = ["CoarseToFineSearchCV"]
+__all__ = ["BudgetWarning", "CoarseToFineSearchCV"]
+
+
+class BudgetWarning(UserWarning):
+    """A search with ``max_time`` overran it, or refit a shortened fit.
+
+    A subclass of ``UserWarning``, so that a filter can single it out.
+    """
+
 
 # While a CoarseToFineSearchCV searches, a dict counting its fits and failed
 # fits: a round whose fits all failed is then recorded with error scores
@@ -565,7 +573,7 @@ default=None
                 f"max_time={self.max_time:g} s: the first fits took longer than "
                 "the budget affords (or the machine got slower). Give more time "
                 "or fewer folds (cv), or cheaper candidates.",
-                UserWarning,
+                BudgetWarning,
                 stacklevel=3,
             )
         resource = _resource_name(self.estimator, _as_spaces(self.param_distributions))
@@ -576,10 +584,10 @@ default=None
         if epochs < max_epochs:
             warnings.warn(
                 f"The refitted model was trained for {epochs} of {resource}="
-                f"{max_epochs} epochs: within max_time={self.max_time:g} s, no "
-                f"candidate trained for longer scored better in cross-"
-                "validation. Give more time for longer fits.",
-                UserWarning,
+                f"{max_epochs} epochs, as the candidate that scored best in "
+                f"cross-validation within max_time={self.max_time:g} s. Give "
+                "more time for longer fits.",
+                BudgetWarning,
                 stacklevel=3,
             )
 
