@@ -437,11 +437,100 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
         """
         with _restore_on_failure(self):
             return self._fit(
-                X, y, sample_weight, False, X_val, y_val, sample_weight_val
+                X,
+                y,
+                sample_weight,
+                X_val=X_val,
+                y_val=y_val,
+                sample_weight_val=sample_weight_val,
             )
 
-    def _fit(self, X, y, sample_weight, incremental, X_val, y_val, sample_weight_val):
+    def _fit(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        *,
+        incremental=False,
+        X_val=None,
+        y_val=None,
+        sample_weight_val=None,
+    ):
+        """Train on (X, y): ``fit``, or one epoch of ``partial_fit``.
+
+        Prepare the data, build a network (or continue the fitted one), plan
+        the validation, train, then publish the fitted attributes: nothing is
+        set on the estimator before training has ended.
+        """
         hidden_layer_sizes = self._hidden_layer_sizes()
+        self._check_fit_arguments(incremental, X_val, y_val, sample_weight_val)
+        first_pass = not hasattr(self, "_network") or (
+            not self.warm_start and not incremental
+        )
+        X, target, sample_weight, fit_data = self._prepare(
+            X, y, sample_weight, first_pass, incremental
+        )
+        rng = check_random_state(self.random_state)
+        network, history = self._build_or_continue(
+            X, target, sample_weight, hidden_layer_sizes, first_pass, rng
+        )
+        train_rows, validation, batch_size = self._plan_validation(
+            X, target, sample_weight, rng, X_val, y_val, sample_weight_val
+        )
+        if incremental and hasattr(self, "_optimizer"):
+            optimizer = copy.deepcopy(self._optimizer)
+        else:
+            optimizer = self._make_optimizer(network)
+        trainer = Trainer(
+            network,
+            optimizer,
+            batch_size=batch_size,
+            max_iter=self.max_iter,
+            alpha=self.alpha,
+            shuffle=self.shuffle,
+            dropout=self.dropout,
+            batch_norm_momentum=self.batch_norm_momentum,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            verbose=self.verbose,
+        )
+        finish = _FinishNetwork(
+            network,
+            self.batch_norm and self.batch_norm_stats == "population",
+            X,
+            sample_weight,
+            train_rows,
+            batch_size,
+            incremental,
+        )
+        fit_task = epoch_tasks = None
+        if has_callbacks(self):
+            fit_task = self._init_callback_context(
+                max_subtasks=1 if incremental else self.max_iter
+            )
+            fit_task.call_on_fit_task_begin(estimator=self, **fit_data)
+            epoch_tasks = _EpochTasks(self, fit_task, finish, history, **fit_data)
+        trainer.fit(
+            X,
+            target,
+            sample_weight,
+            history,
+            rng,
+            train_rows=train_rows,
+            validation=validation,
+            incremental=incremental,
+            epoch_tasks=epoch_tasks,
+        )
+        finish(network)
+        self._publish(network, history, optimizer)
+        if fit_task is not None:
+            fit_task.call_on_fit_task_end(
+                estimator=self, reconstruction_attributes={}, **fit_data
+            )
+        return self
+
+    def _check_fit_arguments(self, incremental, X_val, y_val, sample_weight_val):
+        """The rules between fit's arguments and the parameters."""
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         if X_val is not None and not self.early_stopping:
@@ -453,9 +542,13 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
             raise ValueError("X_val and y_val must be given together.")
         if sample_weight_val is not None and X_val is None:
             raise ValueError("sample_weight_val is given without X_val and y_val.")
-        first_pass = not hasattr(self, "_network") or (
-            not self.warm_start and not incremental
-        )
+
+    def _prepare(self, X, y, sample_weight, first_pass, incremental):
+        """Validate the data and encode the targets; drop zero-weight rows.
+
+        Returns X, the encoded targets, the sample weights and the data the
+        callbacks are told of.
+        """
         X, y = validate_data(
             self,
             X,
@@ -498,31 +591,39 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
                 "their ratios matter, apart from the L2 penalty alpha, which "
                 "is divided by the mini-batch's weight sum."
             )
+        return X, target, sample_weight, fit_data
 
-        rng = check_random_state(self.random_state)
+    def _build_or_continue(
+        self, X, target, sample_weight, hidden_layer_sizes, first_pass, rng
+    ):
+        """A new network and history, or copies of the fitted ones."""
         head = self._make_head(target)
-        if first_pass:
-            layer_units = [X.shape[1], *hidden_layer_sizes, head.n_outputs]
-            network = Network(
-                layer_units,
-                _plain(self.activation),
-                head,
-                self.batch_norm,
-                self._batch_norm_epsilon(X.dtype),
-                X.dtype,
-            )
-            network.initialize(rng)
-            bias = head.initial_bias(target, sample_weight)
-            if bias is not None:
-                network.views.intercepts[-1][:] = bias
-            history = History(early_stopping=self.early_stopping)
-        else:
+        if not first_pass:
             network = copy.deepcopy(self._network)
             self._check_architecture(network, hidden_layer_sizes, head)
             # Settings of the loss (label smoothing) may change between calls.
             network.head = head
-            history = self._history()
+            return network, self._history()
+        layer_units = [X.shape[1], *hidden_layer_sizes, head.n_outputs]
+        network = Network(
+            layer_units,
+            _plain(self.activation),
+            head,
+            self.batch_norm,
+            self._batch_norm_epsilon(X.dtype),
+            X.dtype,
+        )
+        network.initialize(rng)
+        bias = head.initial_bias(target, sample_weight)
+        if bias is not None:
+            network.views.intercepts[-1][:] = bias
+        return network, History(early_stopping=self.early_stopping)
 
+    def _plan_validation(
+        self, X, target, sample_weight, rng, X_val, y_val, sample_weight_val
+    ):
+        """The training rows (None: all), the validation set (None: no early
+        stopping) and the batch size."""
         if X_val is not None:
             train_rows = None
             validation = self._validation_set(X_val, y_val, sample_weight_val, X.dtype)
@@ -542,62 +643,15 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
                 "gradient would reach the hidden layers. Use batch_size >= 2, "
                 "more samples or batch_norm=False."
             )
+        return train_rows, validation, batch_size
 
-        if incremental and hasattr(self, "_optimizer"):
-            optimizer = copy.deepcopy(self._optimizer)
-        else:
-            optimizer = self._make_optimizer(network)
-        trainer = Trainer(
-            network,
-            optimizer,
-            batch_size=batch_size,
-            max_iter=self.max_iter,
-            alpha=self.alpha,
-            shuffle=self.shuffle,
-            dropout=self.dropout,
-            batch_norm_momentum=self.batch_norm_momentum,
-            tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
-            verbose=self.verbose,
-            learning_rate_hint=f" (got {self.learning_rate_init})",
-        )
-        finish = _FinishNetwork(
-            network,
-            self.batch_norm and self.batch_norm_stats == "population",
-            X,
-            sample_weight,
-            train_rows,
-            batch_size,
-            incremental,
-        )
-        fit_task = epoch_tasks = None
-        if has_callbacks(self):
-            fit_task = self._init_callback_context(
-                max_subtasks=1 if incremental else self.max_iter
-            )
-            fit_task.call_on_fit_task_begin(estimator=self, **fit_data)
-            epoch_tasks = _EpochTasks(self, fit_task, finish, history, **fit_data)
-        trainer.fit(
-            X,
-            target,
-            sample_weight,
-            history,
-            rng,
-            train_rows=train_rows,
-            validation=validation,
-            incremental=incremental,
-            epoch_tasks=epoch_tasks,
-        )
-        finish(network)
-        self._set_history(history)
+    def _publish(self, network, history, optimizer):
+        """Set the fitted attributes, once training has ended."""
+        for name, value in _history_attributes(history).items():
+            setattr(self, name, value)
         self._optimizer = optimizer
         for name, value in _network_attributes(network).items():
             setattr(self, name, value)
-        if fit_task is not None:
-            fit_task.call_on_fit_task_end(
-                estimator=self, reconstruction_attributes={}, **fit_data
-            )
-        return self
 
     def _history(self):
         return History(
@@ -613,10 +667,6 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
             no_improvement_count=self._no_improvement_count,
             t=self.t_,
         )
-
-    def _set_history(self, history):
-        for name, value in _history_attributes(history).items():
-            setattr(self, name, value)
 
     def _hidden_layer_sizes(self):
         # The "array-like" constraint does not look inside the array.
@@ -686,7 +736,7 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
             warnings.warn(
                 f"Got `batch_size`={self.batch_size} larger than the number of "
                 f"training samples ({n_samples}). It is clipped to {n_samples}.",
-                stacklevel=5,
+                stacklevel=6,
             )
         return min(self.batch_size, n_samples)
 

@@ -62,6 +62,16 @@ class BaseOptimizer:
         self.n_decayed = n_decayed
         self.cycle_position = 0.0
 
+    @property
+    def runs_to_end(self):
+        """Whether the schedule sets the length of training itself.
+
+        A cosine schedule anneals over all ``max_iter`` epochs: a plateau of
+        the training loss must not cut off its end, and reaching
+        ``max_iter`` is the plan, not a failure to converge.
+        """
+        return self.lr_schedule == "cosine"
+
     def update_params(self, params, grads):
         """Take one step in place: weight decay, then the solver's step."""
         if self.weight_decay > 0:

@@ -9,16 +9,14 @@ guard, Ctrl-C, timings, and snapshots of the best parameters through
 estimator exposes (loss curve, validation scores, plateau counter, samples
 seen) is a :class:`History`, carried from call to call by the estimator.
 
-Divergence. A mini-batch whose loss (without the L2 penalty) is not finite,
-or exceeds ``DIVERGENCE_FACTOR`` (1e4) times the loss of predicting the prior
-(``max(prior_loss, start_loss, 1)``: the entropy of the class frequencies, or
-half the variance of the scaled targets, or half their mean square when they
-are not centred), or an epoch that leaves a non-finite parameter, stops
-training at once. The best parameters seen are restored: those of the best
-validation score with early stopping, else those of the epoch with the lowest
-training loss, else those training started from. A fresh fit whose very first
-loss is not finite has no model to restore and raises scikit-learn's
-``ValueError`` instead.
+When to stop is not decided here: the divergence bound, the plateau rule
+and the test of a fit that learned nothing are the objects of
+:mod:`skbnnet._stopping`, and whether the schedule alone sets the length of
+training is the optimiser's (``runs_to_end``). On divergence the best
+parameters seen are restored: those of the best validation score with early
+stopping, else those of the epoch with the lowest training loss, else those
+training started from. A fresh fit whose very first loss is not finite has
+no model to restore and raises scikit-learn's ``ValueError`` instead.
 """
 
 import math
@@ -35,14 +33,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import gen_batches
 
 from ._network import Workspace
-
-# A healthy fit's mini-batch loss stays within a few hundred times the
-# prior's loss: on digits, breast_cancer and wine, with widths 100 to 3 x 512,
-# batch norm on and off, batch sizes 32 and 200 and adam at 0.05, the largest
-# batch loss was 785 times it (one batch of a 3 x 512 network without batch
-# norm). Rates that blow up (sgd 100, adam 10) pass 1e10 times it within an
-# epoch, so the bound sits at 1e4.
-DIVERGENCE_FACTOR = 1e4
+from ._stopping import LossBounds, Plateau
 
 
 @contextmanager
@@ -166,8 +157,6 @@ class Trainer:
         Epochs without improvement before the optimizer decides to stop.
     verbose : int, default=0
         1 prints a line per epoch, 2 adds the forward/backward/update split.
-    learning_rate_hint : str, default=""
-        Named in the divergence warning.
     """
 
     def __init__(
@@ -184,7 +173,6 @@ class Trainer:
         tol=1e-4,
         n_iter_no_change=10,
         verbose=0,
-        learning_rate_hint="",
     ):
         self.network = network
         self.optimizer = optimizer
@@ -195,9 +183,8 @@ class Trainer:
         self.dropout = dropout
         self.batch_norm_momentum = batch_norm_momentum
         self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
+        self.plateau = Plateau(tol, n_iter_no_change)
         self.verbose = verbose
-        self.learning_rate_hint = learning_rate_hint
 
     def fit(
         self,
@@ -265,10 +252,11 @@ class Trainer:
         X_buffer = np.empty((n_rows, X.shape[1]), X.dtype) if gather else None
         rows_weight = sample_weight if train_rows is None else sample_weight[train_rows]
         total_weight = float(rows_weight.sum())
-        self._set_bounds(
+        self.bounds = LossBounds.of(
             network.head,
             target if train_rows is None else target[train_rows],
             rows_weight,
+            self.optimizer.learning_rate_init,
         )
         self._batch_fraction = 1.0 / (len(batches) * self.max_iter)
 
@@ -306,7 +294,7 @@ class Trainer:
                     data_loss, penalty, weight_sum = self._step(
                         X_batch, target[rows], sw_batch, timings
                     )
-                    if self._exploded(data_loss):
+                    if self.bounds.exploded(data_loss):
                         diverged = True
                         break
                     epoch_loss += (data_loss + penalty) * weight_sum
@@ -345,23 +333,7 @@ class Trainer:
                     )
 
                 self.optimizer.iteration_ends(history.t)
-                stop = False
-                # A cosine schedule decides the length of training itself: a
-                # training-loss plateau while the rate is still high must not
-                # cut off its end, where it gains most (a validation plateau
-                # still stops).
-                schedule_decides = (
-                    self.optimizer.lr_schedule == "cosine" and validation is None
-                )
-                if (
-                    history.no_improvement_count > self.n_iter_no_change
-                    and not schedule_decides
-                ):
-                    stop = self.optimizer.trigger_stopping(
-                        self._plateau_message(validation is not None), self.verbose
-                    )
-                    if not stop:
-                        history.no_improvement_count = 0
+                stop = self._plateau_stops(history, validation is not None)
                 finished = stop
                 if epoch_tasks is not None and epoch_tasks.end(
                     best if validation is not None else None
@@ -374,17 +346,17 @@ class Trainer:
                 finished = max_iter_reached = True
         # One ConvergenceWarning at most: a model that learned nothing says so
         # rather than that it ran out of epochs.
-        if finished and self._learned_nothing(data_losses):
+        if finished and self.bounds.learned_nothing(data_losses):
             warnings.warn(
                 "Training ended with a loss of "
                 f"{data_losses[-1]:.3g}, within 1% of that of "
-                f"predicting the prior ({self.prior_loss:.3g}): the model has "
-                f"learned nothing. {self._advice('or less regularisation')}",
+                f"predicting the prior ({self.bounds.prior_loss:.3g}): the model "
+                f"has learned nothing. {self.bounds.advice('or less regularisation')}",
                 ConvergenceWarning,
                 stacklevel=5,
             )
-        elif max_iter_reached and self.optimizer.lr_schedule != "cosine":
-            # (A cosine schedule that ran to its end did as planned.)
+        elif max_iter_reached and not self.optimizer.runs_to_end:
+            # (A schedule that ran to its end did as planned.)
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                 "reached and the optimization hasn't converged yet.",
@@ -409,7 +381,7 @@ class Trainer:
         data_loss = network.forward(X, target, weights, self._workspace)
         tock = time.perf_counter()
         timings[0] += tock - tick
-        if self._exploded(data_loss):
+        if self.bounds.exploded(data_loss):
             return data_loss, 0.0, weight_sum
         penalty = network.backward(
             X, self._grads, self._workspace, self.alpha / weight_sum
@@ -426,38 +398,21 @@ class Trainer:
         timings[2] += time.perf_counter() - tick
         return data_loss, penalty, weight_sum
 
-    def _set_bounds(self, head, target, sample_weight):
-        """The losses a fit is judged against, from its training rows: the
-        prior's, and the divergence bound."""
-        self.prior_loss = head.prior_loss(target, sample_weight)
-        self.start_loss = head.start_loss(target, sample_weight)
-        self.divergence_bound = DIVERGENCE_FACTOR * max(
-            self.prior_loss, self.start_loss, 1.0
+    def _plateau_stops(self, history, validating):
+        """Whether a plateau ends training (the optimiser may lower its rate
+        instead). A schedule that sets the length of training itself is not
+        cut short by a training-loss plateau while its rate is still high,
+        where it gains most; a validation plateau still stops."""
+        if not self.plateau.reached(history.no_improvement_count) or (
+            self.optimizer.runs_to_end and not validating
+        ):
+            return False
+        stop = self.optimizer.trigger_stopping(
+            self.plateau.message(validating), self.verbose
         )
-        # An untrained network this far above the prior cannot reach the
-        # targets by small steps: their location is the cause, not the rate.
-        self.far_start = self.start_loss > 10 * max(self.prior_loss, 1.0)
-
-    def _learned_nothing(self, data_losses):
-        """Whether a call of 5 epochs or more ended with a training loss
-        within 1% of that of predicting the prior.
-
-        An epoch's loss is averaged while the model changes, so the first
-        few epochs of a fit that is learning can end above the prior's loss.
-        The 1% margin catches a model regularised to chance, whose loss ends
-        a hair below the prior's (a weak but real signal fitted by a 100-unit
-        network ends several percent below it). A constant target (a prior
-        loss of 0) has nothing to learn.
-        """
-        return (
-            self.prior_loss > 0
-            and len(data_losses) >= 5
-            and data_losses[-1] >= 0.99 * self.prior_loss
-        )
-
-    def _exploded(self, loss):
-        """Whether a mini-batch loss is NaN, infinite or over the bound."""
-        return not loss <= self.divergence_bound
+        if not stop:
+            history.no_improvement_count = 0
+        return stop
 
     def _diverged(self, network, best, history, loss):
         """Restore the best parameters seen and warn; ``loss`` is the batch
@@ -472,47 +427,19 @@ class Trainer:
                 "loss of the first mini-batch was not finite)."
             )
         network.restore(best)
-        if loss is None:
-            cause = "the parameters became non-finite"
-        elif math.isfinite(loss):
-            cause = (
-                f"the mini-batch loss reached {loss:.3g}, over "
-                f"{self.divergence_bound:.3g} ({DIVERGENCE_FACTOR:g} times the "
-                "loss of predicting the prior or of an untrained network)"
-            )
-        else:
-            cause = "the loss became non-finite"
+        cause = self.bounds.divergence_cause(loss)
         if self._n_steps == 0:
             advice = (
                 "This happened before the first step: scale the features (for "
                 "example with StandardScaler)."
             )
         else:
-            advice = self._advice()
+            advice = self.bounds.advice()
         warnings.warn(
             f"Training diverged at epoch {len(history.loss_curve) + 1}: {cause}. "
             f"The best parameters seen were restored. {advice}",
             ConvergenceWarning,
             stacklevel=6,
-        )
-
-    def _advice(self, alternative=""):
-        """What to change, for the warnings of a failed fit."""
-        if self.far_start:
-            return (
-                "The targets are far from 0, near which an untrained network "
-                f"starts (predicting 0 loses {self.start_loss:.3g}, predicting "
-                f"their mean {self.prior_loss:.3g}): centre and scale them "
-                "(scale_target=True)."
-            )
-        alternative = f" {alternative}" if alternative else ""
-        return f"Try a lower learning_rate_init{self.learning_rate_hint}{alternative}."
-
-    def _plateau_message(self, validating):
-        what = "Validation score" if validating else "Training loss"
-        return (
-            f"{what} did not improve more than tol={self.tol:f} for "
-            f"{self.n_iter_no_change} consecutive epochs."
         )
 
     @staticmethod

@@ -399,7 +399,7 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseBatchNormMLP):
                     self._label_binarizer.fit(y)
                 else:
                     self._label_binarizer.fit(classes)
-            return self._fit(X, y, sample_weight, True, None, None, None)
+            return self._fit(X, y, sample_weight, incremental=True)
 
     def _encode_targets(self, y, sample_weight, first_pass, incremental):
         """Class indices for the softmax head, an indicator matrix for the

@@ -399,7 +399,7 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
             The updated estimator.
         """
         with _restore_on_failure(self):
-            return self._fit(X, y, sample_weight, True, None, None, None)
+            return self._fit(X, y, sample_weight, incremental=True)
 
     def _encode_targets(self, y, sample_weight, first_pass, incremental):
         """The targets as a 2-D array in X's dtype, scaled.
