@@ -18,7 +18,6 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.class_weight import compute_sample_weight
 
 from skbnnet import BatchNormMLPClassifier
-from skbnnet._optimizers import AdamOptimizer, RMSpropOptimizer, SGDOptimizer
 
 
 @pytest.fixture(scope="module")
@@ -136,21 +135,6 @@ def test_no_false_divergence_alarm(load, solver, learning_rate_init):
 # Recipe options
 
 
-def test_cosine_schedule_follows_the_formula():
-    """The rate after k of n mini-batches is lr0 * (1 + cos(pi * k / n)) / 2,
-    and a finished cycle starts again."""
-    params = np.zeros(3)
-    optimizer = SGDOptimizer(params, learning_rate_init=0.1, lr_schedule="cosine")
-    n = 8
-    for k in range(1, n):
-        optimizer.update_params(params, np.zeros(3))
-        optimizer.batch_ends(1 / n)
-        expected = 0.05 * (1 + math.cos(math.pi * k / n))
-        assert optimizer.learning_rate == pytest.approx(expected)
-    optimizer.batch_ends(1 / n)
-    assert optimizer.learning_rate == pytest.approx(0.1)
-
-
 def test_cosine_cycle_spans_max_iter(digits):
     """A fit of max_iter epochs runs exactly one cosine cycle (9 mini-batches
     an epoch, whose fractions do not sum to 1 exactly): afterwards the next
@@ -178,22 +162,6 @@ def test_partial_fit_calls_are_epochs_of_the_cosine_cycle(iris):
     assert rates[1] == pytest.approx(clf.learning_rate_init / 2)
     assert rates[0] > rates[1] > rates[2] > 0
     assert rates[3] == clf.learning_rate_init
-
-
-@pytest.mark.parametrize("solver", ["sgd", "adam", "rmsprop"])
-def test_weight_decay_is_decoupled_and_on_weights_only(solver):
-    """With a zero gradient, a step multiplies the decayed entries (the
-    weight matrices) by 1 - lr * weight_decay and leaves the rest alone."""
-    rng = np.random.RandomState(0)
-    params = rng.standard_normal(10)
-    original = params.copy()
-    make = {"sgd": SGDOptimizer, "adam": AdamOptimizer, "rmsprop": RMSpropOptimizer}
-    optimizer = make[solver](
-        params, learning_rate_init=0.1, weight_decay=0.5, n_decayed=6
-    )
-    optimizer.update_params(params, np.zeros(10))
-    assert_allclose(params[:6], original[:6] * (1 - 0.1 * 0.5))
-    assert_array_equal(params[6:], original[6:])
 
 
 def test_weight_decay_shrinks_the_weights(digits):
