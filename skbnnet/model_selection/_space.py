@@ -170,30 +170,26 @@ def default_search_space(X, y, *, prefix="", estimator=None, cv=3):
     """Distributions of the hyperparameters worth tuning, sized from the data.
 
     The space that ``skbnnet tune`` searches, chosen on
-    ``benchmarks/bench_tuning.py`` (five datasets, equal time budgets):
+    ``benchmarks/bench_tuning.py`` (five datasets, equal time budgets); the
+    measurements behind each choice are in ``benchmarks/TUNING_NOTES.md``:
 
     - ``hidden_layer_sizes``: a list of equal-width stacks, depths 1 to 3,
       widths 128 to 2048, without those that cost more per row (in
       multiply-adds from ``n_features``) than one layer of 2048 or three of
-      256: on a 30 s budget a (512, 512, 512) stack on 4,500 rows left room
-      for 2 fits in the first round and tuned worse (0.68) than a search
-      over cheaper stacks (0.82);
+      256, which leave a time budget too few fits (section 9);
     - ``learning_rate_init`` log-uniform on [1e-4, 1e-1];
-    - ``batch_size`` log-uniform from 32 to 512, at most a quarter of a
-      cross-validation training set (but 32) and never more than all of it
-      (from 16 to 32 on wine);
+    - ``batch_size`` log-uniform from 32 to 512, at most a quarter of the
+      smallest cross-validation training set (but 32), never more than all
+      of it and never below 2 (batch norm needs two rows);
     - ``beta_1`` with ``1 - beta_1`` log-uniform on [0.01, 0.2];
     - ``alpha`` log-uniform on [1e-6, 1] and decoupled ``weight_decay``
-      log-uniform on [1e-5, 1], or [1e-5, 10] for a regressor, whose default
-      is 2.0: over 5 splits of ``load_diabetes`` and Friedman #1 the wider
-      range tuned to a mean test R² of 0.401 and 0.938, against 0.390 and
-      0.936 (``benchmarks/TUNING_NOTES.md``, section 8); ``dropout``
-      uniform on [0, 0.5];
-    - ``label_smoothing`` uniform on [0, 0.2]: on digits, (512,) with
-      dropout 0.2 went from 0.949 to 0.976 test accuracy with 0.1;
-    - ``learning_rate="cosine"``, which runs its whole schedule (no
-      plateau stop): on digits a plateau stop after 26 of 60 epochs gave
-      0.949, the full schedule 0.976 (same seed and parameters).
+      log-uniform on [1e-5, 1], or [1e-5, 10] for a regressor, so that the
+      space holds its default of 2.0 (section 8); ``dropout`` uniform on
+      [0, 0.5];
+    - ``label_smoothing`` uniform on [0, 0.2], which helped wide networks
+      with dropout on digits (section 2);
+    - ``learning_rate="cosine"``, which runs its whole schedule: a plateau
+      stop cut off the end where it gains most (section 1).
 
     The number of epochs is the estimator's ``max_iter``: the resource that
     :class:`CoarseToFineSearchCV` with ``max_time`` halves.
