@@ -269,3 +269,47 @@ def test_changelog_names_the_version():
     assert date, "a released version carries its date"
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert "version" in project["dynamic"]
+
+
+def _pins(path):
+    """``name -> version`` of the ``name==version`` lines of a pip file."""
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def test_oldest_ci_environment_pins_the_floors():
+    """.ci/oldest.txt, which CI installs on the oldest Python, pins every
+    dependency at pyproject.toml's floor: no floor is claimed untested."""
+    from packaging.version import Version
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    floors = {}
+    for requirement in project["dependencies"]:
+        name, floor = re.fullmatch(r"([A-Za-z0-9_.-]+)>=([\d.]+)", requirement).groups()
+        floors[name.lower()] = floor
+    pins = _pins(ROOT / ".ci" / "oldest.txt")
+    assert set(pins) == set(floors)
+    assert {name: Version(pins[name]) for name in pins} == {
+        name: Version(floor) for name, floor in floors.items()
+    }
+    oldest_python = re.fullmatch(r">=(3\.\d+)", project["requires-python"]).group(1)
+    assert (
+        f"Programming Language :: Python :: {oldest_python}" in project["classifiers"]
+    )
+    assert (
+        f"/versions/{oldest_python}*/bin/python{oldest_python}"
+        in (ROOT / ".ci" / "run").read_text()
+    )
+
+
+def test_pre_commit_runs_the_ruff_ci_pins():
+    """The pre-commit hooks run the ruff release that the test extra pins."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    (pin,) = [r for r in project["optional-dependencies"]["test"] if "ruff" in r]
+    config = (ROOT / ".pre-commit-config.yaml").read_text()
+    assert re.search(r"rev: v(\S+)", config).group(1) == pin.split("==")[1]
