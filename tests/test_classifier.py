@@ -274,15 +274,6 @@ def test_population_statistics_survive_a_small_partial_fit():
     assert clf.score(X_test, y_test) > before - 0.02
 
 
-def test_prediction_independent_of_batch(iris):
-    """A sample's prediction is the same alone or with other rows."""
-    X, y = iris
-    clf = _small().fit(X, y)
-    together = clf.predict_proba(X)
-    alone = np.vstack([clf.predict_proba(X[i : i + 1]) for i in range(0, 150, 7)])
-    assert_allclose(alone, together[::7], rtol=1e-12)
-
-
 def test_verbose_prints_one_line_per_epoch(iris, capsys):
     """verbose=1 prints a line per epoch; verbose=0 prints nothing."""
     X, y = iris
