@@ -77,6 +77,8 @@ ax_score.set(
     title="SGD with momentum, 30 epochs",
 )
 ax_score.legend()
+# The figure's second panel is drawn in the next cell.
+# sphinx_gallery_defer_figures
 
 # %%
 # Loss curves at a large learning rate

@@ -15,7 +15,6 @@ import joblib
 import numpy as np
 import pytest
 import sklearn
-from distributed import Client, LocalCluster, get_task_stream
 from numpy.testing import assert_array_equal
 from scipy.stats import uniform
 from sklearn.base import clone
@@ -401,6 +400,8 @@ def test_search_limits_blas_threads_per_worker(n_jobs):
 @pytest.mark.slow
 def test_dask_backend_matches_sequential(sequential_search):
     """Searches on a dask cluster reproduce the sequential results exactly."""
+    distributed = pytest.importorskip("distributed")
+    Client, LocalCluster = distributed.Client, distributed.LocalCluster
     kinds = ["random", "coarse_to_fine"]
     with (
         LocalCluster(
@@ -416,7 +417,10 @@ def test_dask_backend_matches_sequential(sequential_search):
         Client(cluster, timeout=60) as client,
     ):
         client.wait_for_workers(2, timeout=60)
-        with joblib.parallel_backend("dask"), get_task_stream(client) as tasks:
+        with (
+            joblib.parallel_backend("dask"),
+            distributed.get_task_stream(client) as tasks,
+        ):
             searches = [_make_search(kind, n_jobs=-1).fit(X, y) for kind in kinds]
         worker_blas_threads = client.run(_blas_threads)
 
