@@ -36,6 +36,14 @@ def _run(tmp_path, *args):
     return proc.stdout, _strict_json(output)
 
 
+def _bench_module(name):
+    """A script of benchmarks/ imported as a module."""
+    spec = importlib.util.spec_from_file_location(name, RUN.parent / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _installed(name):
     try:
         __import__(name)
@@ -145,11 +153,7 @@ def test_quick_tuning_section(tmp_path):
 
 def test_tuning_paired_differences():
     """(d) minus a contender is averaged over the seeds both ran, with its SE."""
-    spec = importlib.util.spec_from_file_location(
-        "bench_tuning", RUN.parent / "bench_tuning.py"
-    )
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _bench_module("bench_tuning")
     d, a = bench.SEARCHES[3], bench.SEARCHES[0]
     records = [
         {"dataset": "wine", "contender": d, "seed": 0, "test_accuracy": 0.98},
@@ -235,3 +239,17 @@ def test_tabular_quick_run_tables_targets_and_resume(tmp_path):
     table = stdout.split("### Tabular classification")[1].split("### Tabular")[0]
     assert table in tables
     assert "### Tabular regression" not in tables
+
+
+@pytest.mark.slow
+def test_budget_benchmark_reports_wall_time_against_max_time(capsys):
+    """bench_budget prints one JSON line per search, with the wall time and
+    its ratio to max_time measured around a real budgeted search."""
+    _bench_module("bench_budget").main(
+        ["--budgets", "2", "--n-jobs", "1", "--blas-threads", "1", "--rows", "300"]
+    )
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    record = json.loads(line)
+    assert record["budget"] == 2.0 and record["n_jobs"] == 1
+    assert record["wall"] > 0 and record["n_candidates"] >= 1
+    assert record["ratio"] == pytest.approx(record["wall"] / 2.0, abs=1e-3)
