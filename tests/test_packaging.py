@@ -152,17 +152,22 @@ def _private_sklearn_imports(path):
     return found
 
 
+def _outside_compat(find):
+    """``{module: what find reports}`` for skbnnet's modules but _compat.py."""
+    package = Path(skbnnet.__file__).parent
+    return {
+        str(path.relative_to(package)): found
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "_compat.py" and (found := find(path))
+    }
+
+
 def test_private_sklearn_imports_only_in_compat():
     """skbnnet imports scikit-learn's private helpers only in _compat.py, so a
     scikit-learn release that moves one breaks a single file."""
-    package = Path(skbnnet.__file__).parent
-    offenders = {
-        str(path.relative_to(package)): found
-        for path in sorted(package.rglob("*.py"))
-        if path.name != "_compat.py" and (found := _private_sklearn_imports(path))
-    }
-    assert offenders == {}
-    assert _private_sklearn_imports(package / "_compat.py")
+    assert _outside_compat(_private_sklearn_imports) == {}
+    compat = Path(skbnnet.__file__).parent / "_compat.py"
+    assert _private_sklearn_imports(compat)
 
 
 # Underscored names that scikit-learn documents for estimator developers.
@@ -212,13 +217,7 @@ def test_private_sklearn_attributes_only_in_compat():
     """Outside _compat.py, skbnnet reads no private attribute of what it
     imports from scikit-learn or _compat, and _compat exports no module: a
     private module handed out would let any file depend on its names."""
-    package = Path(skbnnet.__file__).parent
-    offenders = {
-        str(path.relative_to(package)): found
-        for path in sorted(package.rglob("*.py"))
-        if path.name != "_compat.py" and (found := _private_sklearn_attributes(path))
-    }
-    assert offenders == {}
+    assert _outside_compat(_private_sklearn_attributes) == {}
     exported = [getattr(_compat, name) for name in _compat.__all__]
     assert not [value for value in exported if inspect.ismodule(value)]
 
