@@ -15,7 +15,7 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_digits, make_multilabel_classification
-from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -51,17 +51,6 @@ def test_computes_in_input_dtype(iris, dtype, expected):
     clf = _small(max_iter=3).fit(X, y)
     assert all(coef.dtype == expected for coef in clf.coefs_)
     assert clf.predict_proba(X).dtype == expected
-
-
-def test_divergence_is_detected():
-    """With an absurd learning rate SGD diverges and says so."""
-    X, y = load_digits(return_X_y=True)
-    clf = BatchNormMLPClassifier(
-        solver="sgd", learning_rate_init=1e6, batch_norm=False, random_state=0
-    )
-    with pytest.warns(ConvergenceWarning, match="diverged"):
-        clf.fit(X, y)
-    assert np.isfinite(clf.predict_proba(X)).all()
 
 
 def test_trailing_single_row_batch(iris):
@@ -211,14 +200,6 @@ def test_fitted_attributes(iris):
     assert no_bn.bn_gammas_ == [] and no_bn.bn_means_ == []
 
 
-def test_unfitted_has_no_fitted_attributes():
-    """Per-layer attributes do not exist before fit."""
-    clf = BatchNormMLPClassifier()
-    assert not hasattr(clf, "coefs_")
-    with pytest.raises(NotFittedError):
-        clf.predict(np.zeros((1, 2)))
-
-
 def test_early_stopping_restores_best_epoch(iris):
     """Early stopping ends with the parameters of the best validation epoch."""
     X, y = iris
@@ -290,16 +271,12 @@ def test_verbose_prints_one_line_per_epoch(iris, capsys):
 
 def test_at_most_one_convergence_warning(iris):
     """Hitting max_iter raises exactly one ConvergenceWarning at a constant
-    rate; a cosine schedule that ran its course (the default) raises none."""
+    rate (that a cosine schedule raises none is in test_training.py)."""
     X, y = iris
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         _small(max_iter=3, learning_rate="constant").fit(X, y)
     assert [w.category for w in caught] == [ConvergenceWarning]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        _small(max_iter=3).fit(X, y)
-    assert caught == []
 
 
 def test_warm_start_cannot_change_architecture(iris):
@@ -318,17 +295,6 @@ def test_random_state_none_differs(iris):
     a = _small(random_state=None, max_iter=2).fit(X, y).predict_proba(X)
     b = _small(random_state=None, max_iter=2).fit(X, y).predict_proba(X)
     assert not np.array_equal(a, b)
-
-
-def test_sample_weight_zero_equals_removing_rows(iris):
-    """Zero-weight rows do not influence the model (one full batch)."""
-    X, y = iris
-    keep = np.arange(len(y)) % 3 != 0
-    # batch_size="auto": one full batch in both fits.
-    params = dict(max_iter=10)
-    weighted = _small(**params).fit(X, y, sample_weight=keep.astype(float))
-    removed = _small(**params).fit(X[keep], y[keep])
-    assert_allclose(weighted.predict_proba(X), removed.predict_proba(X), rtol=1e-7)
 
 
 @pytest.mark.parametrize(

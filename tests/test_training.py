@@ -46,6 +46,7 @@ def _diverged(messages):
     [
         dict(solver="sgd", learning_rate_init=100.0),
         dict(solver="sgd", learning_rate_init=100.0, batch_norm=False),
+        dict(solver="sgd", learning_rate_init=1e6, batch_norm=False),
         dict(solver="rmsprop", learning_rate_init=1.0),
         dict(solver="sgd", learning_rate_init=1e4, momentum=0.0),
     ],
