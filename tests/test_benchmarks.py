@@ -254,3 +254,42 @@ def test_budget_benchmark_reports_wall_time_against_max_time(capsys):
     assert record["wall"] > 0 and record["n_candidates"] >= 1
     # Both are rounded (wall to 0.01 s, the ratio to 0.001).
     assert record["ratio"] == pytest.approx(record["wall"] / 2.0, abs=0.005)
+
+
+def test_recipes_report_pairs_differences_by_dataset_and_seed():
+    """bench_recipes' table: means per dataset, each variant minus the
+    default and the MLP paired by (dataset, seed) with its standard error,
+    and the worst dataset against the MLP."""
+    recipes = _bench_module("bench_recipes")
+    scores = {
+        ("a", "mlp"): [0.80, 0.90],
+        ("a", "default"): [0.70, 0.90],
+        ("a", "x"): [0.80, 0.80],
+        ("b", "mlp"): [0.50, 0.50],
+        ("b", "default"): [0.60, 0.60],
+        ("b", "x"): [0.60, 0.70],
+    }
+    records = [
+        dict(dataset=d, seed=s, variant=v, score=values[s], time=1.0)
+        for (d, v), values in scores.items()
+        for s in (0, 1)
+    ]
+    lines = recipes.report(records, ["a", "b"], ["mlp", "default", "x"]).splitlines()
+    assert "| a | 0.8500 | 0.8000 | 0.8000 |" in lines
+    assert "| **mean** | 0.6750 | 0.7000 | 0.7250 |" in lines
+    # x - default: +10, -10, 0, +10 points; mean 2.5, sd 9.57, se 4.79.
+    # x - mlp: 0, -10, +10, +20; worst dataset a (0.80 - 0.85).
+    assert "| x | +2.50 ± 4.79 | +5.00 ± 6.45 | -5.00 (a) | 1.00 |" in lines
+
+
+def test_recipes_members_average_seeds_of_the_variant():
+    """A {"_members": k} variant soft-votes k estimators of distinct seeds
+    carrying the variant's other parameters."""
+    recipes = _bench_module("bench_recipes")
+    vote = recipes._estimator("m", {"_members": 3, "max_iter": 7}, "classification", 2)
+    assert vote.voting == "soft"
+    members = [estimator for _, estimator in vote.estimators]
+    assert [m.random_state for m in members] == [2000, 2001, 2002]
+    assert {m.max_iter for m in members} == {7}
+    plain = recipes._estimator("p", {"max_iter": 7}, "regression", 2)
+    assert (type(plain).__name__, plain.max_iter) == ("BatchNormMLPRegressor", 7)
