@@ -185,6 +185,12 @@ def _plain(value):
 
 # Callbacks need scikit-learn >= 1.9; before it the estimators have no
 # set_callbacks.
+#: ``early_stopping="auto"`` holds out a validation set for training sets of
+#: at least 200 rows (a validation set of 20 or more: fewer measure R² too
+#: noisily to choose an epoch) and fewer than 1,000 (above that, stopping
+#: early measured no gain): benchmarks/TUNING_NOTES.md, section 11.
+AUTO_EARLY_STOPPING_ROWS = (200, 1000)
+
 _CALLBACK_SUPPORT = () if CallbackSupportMixin is None else (CallbackSupportMixin,)
 
 
@@ -470,12 +476,26 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
         X, target, sample_weight, fit_data = self._prepare(
             X, y, sample_weight, first_pass, incremental
         )
+        early_stopping = self._early_stopping(X.shape[0], incremental, X_val)
         rng = check_random_state(self.random_state)
         network, history = self._build_or_continue(
-            X, target, sample_weight, hidden_layer_sizes, first_pass, rng
+            X,
+            target,
+            sample_weight,
+            hidden_layer_sizes,
+            first_pass,
+            rng,
+            early_stopping,
         )
         train_rows, validation, batch_size = self._plan_validation(
-            X, target, sample_weight, rng, X_val, y_val, sample_weight_val
+            X,
+            target,
+            sample_weight,
+            rng,
+            X_val,
+            y_val,
+            sample_weight_val,
+            early_stopping,
         )
         if incremental and hasattr(self, "_optimizer"):
             optimizer = copy.deepcopy(self._optimizer)
@@ -491,7 +511,7 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
             dropout=self.dropout,
             batch_norm_momentum=self.batch_norm_momentum,
             tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
+            n_iter_no_change=self._patience(early_stopping),
             verbose=self.verbose,
         )
         finish = _FinishNetwork(
@@ -531,9 +551,11 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
 
     def _check_fit_arguments(self, incremental, X_val, y_val, sample_weight_val):
         """The rules between fit's arguments and the parameters."""
-        if self.early_stopping and incremental:
+        if isinstance(self.early_stopping, str):
+            pass  # "auto": decided from the data by _early_stopping
+        elif self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-        if X_val is not None and not self.early_stopping:
+        elif X_val is not None and not self.early_stopping:
             raise ValueError(
                 "X_val is given but early_stopping=False: the validation set "
                 "is used only for early stopping. Set early_stopping=True."
@@ -593,8 +615,34 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
             )
         return X, target, sample_weight, fit_data
 
+    def _early_stopping(self, n_samples, incremental, X_val):
+        """Whether this fit stops early: ``early_stopping``, with ``"auto"``
+        on for ``fit`` with ``X_val`` or with a training set of
+        ``AUTO_EARLY_STOPPING_ROWS`` (see the regressor's docstring)."""
+        if not isinstance(self.early_stopping, str):
+            return bool(self.early_stopping)
+        if incremental:
+            return False
+        low, high = AUTO_EARLY_STOPPING_ROWS
+        return X_val is not None or low <= n_samples < high
+
+    def _patience(self, early_stopping):
+        """Epochs without improvement before stopping. Under ``"auto"`` the
+        validation score still improves late in a cosine cycle, so it waits
+        a quarter of ``max_iter`` if that is longer."""
+        if early_stopping and isinstance(self.early_stopping, str):
+            return max(self.n_iter_no_change, self.max_iter // 4)
+        return self.n_iter_no_change
+
     def _build_or_continue(
-        self, X, target, sample_weight, hidden_layer_sizes, first_pass, rng
+        self,
+        X,
+        target,
+        sample_weight,
+        hidden_layer_sizes,
+        first_pass,
+        rng,
+        early_stopping,
     ):
         """A new network and history, or copies of the fitted ones."""
         head = self._make_head(target)
@@ -603,7 +651,7 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
             self._check_architecture(network, hidden_layer_sizes, head)
             # Settings of the loss (label smoothing) may change between calls.
             network.head = head
-            return network, self._history()
+            return network, self._history(early_stopping)
         layer_units = [X.shape[1], *hidden_layer_sizes, head.n_outputs]
         network = Network(
             layer_units,
@@ -617,17 +665,25 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
         bias = head.initial_bias(target, sample_weight)
         if bias is not None:
             network.views.intercepts[-1][:] = bias
-        return network, History(early_stopping=self.early_stopping)
+        return network, History(early_stopping=early_stopping)
 
     def _plan_validation(
-        self, X, target, sample_weight, rng, X_val, y_val, sample_weight_val
+        self,
+        X,
+        target,
+        sample_weight,
+        rng,
+        X_val,
+        y_val,
+        sample_weight_val,
+        early_stopping,
     ):
         """The training rows (None: all), the validation set (None: no early
         stopping) and the batch size."""
         if X_val is not None:
             train_rows = None
             validation = self._validation_set(X_val, y_val, sample_weight_val, X.dtype)
-        elif self.early_stopping:
+        elif early_stopping:
             train_rows, validation = self._split_validation(
                 X, target, sample_weight, rng
             )
@@ -653,9 +709,9 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
         for name, value in _network_attributes(network).items():
             setattr(self, name, value)
 
-    def _history(self):
+    def _history(self, early_stopping):
         return History(
-            early_stopping=self.early_stopping,
+            early_stopping=early_stopping,
             loss_curve=list(self.loss_curve_),
             validation_scores=(
                 None

@@ -140,11 +140,17 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
     nesterovs_momentum : bool, default=True
         Whether "sgd" uses Nesterov's momentum.
 
-    early_stopping : bool, default=False
+    early_stopping : "auto" or bool, default="auto"
         Hold out ``validation_fraction`` of the training data (or use
         ``X_val``), stop when its R² (for ``loss="squared_error"``, else its
         negative loss) has not improved by ``tol`` for ``n_iter_no_change``
-        epochs, and restore the best parameters.
+        epochs, and restore the best parameters. ``"auto"`` does so in
+        ``fit`` when ``X_val`` is given or the training set has from 200 to
+        999 rows, waiting ``max(n_iter_no_change, max_iter // 4)`` epochs
+        (50 by default), and never in ``partial_fit``: small data are where
+        a full schedule overfits noisy targets (see
+        ``benchmarks/TUNING_NOTES.md``, section 11). ``False`` restores the
+        behaviour of 0.2.
 
     validation_fraction : float, default=0.1
         Fraction of the training data held out for early stopping, in (0, 1).
@@ -305,6 +311,7 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
         "loss": [StrOptions(set(_HEADS))],
         "scale_target": ["boolean"],
         "quantile": [Interval(Real, 0, 1, closed="neither"), None],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
     }
 
     _y_numeric = True
@@ -330,7 +337,7 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
         warm_start=False,
         momentum=0.9,
         nesterovs_momentum=True,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
         beta_1=0.9,
         beta_2=0.999,

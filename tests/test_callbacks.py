@@ -88,9 +88,10 @@ def test_callback_stops_after_its_epoch(digits, Estimator):
     the model is fitted with n_iter_ == k, and no ConvergenceWarning."""
     X, y = digits
     recorder = EpochRecorder(stop_at=4)
-    # A constant rate, so that 4 epochs of 30 equal a fit of max_iter=4.
+    # A constant rate, so that 4 epochs of 30 equal a fit of max_iter=4; no
+    # validation split ("auto" holds one out of the regressor's 600 rows).
     estimator = Estimator(
-        learning_rate="constant", max_iter=30, random_state=0
+        learning_rate="constant", max_iter=30, early_stopping=False, random_state=0
     ).set_callbacks(recorder)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)

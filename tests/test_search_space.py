@@ -20,6 +20,7 @@ from skbnnet.model_selection import (
     CoarseToFineSearchCV,
     default_search_space,
     to_optuna,
+    tuning_search,
 )
 
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
@@ -202,3 +203,18 @@ def test_optuna_search_cv_accepts_it():
     assert search.n_trials_ == 3
     assert search.best_params_[PREFIX + "learning_rate"] == "cosine"
     assert search.score(X_IRIS, Y_IRIS) > 0.5
+
+
+def test_tuning_search_chooses_the_epochs_itself():
+    """tuning_search trains the network for 60 epochs at most and turns the
+    regressor's early_stopping="auto" off, in a pipeline too; an explicit
+    early_stopping=True is the user's and stays."""
+    X, y = np.random.RandomState(0).normal(size=(300, 4)), np.arange(300.0)
+    search = tuning_search(
+        make_pipeline(StandardScaler(), BatchNormMLPRegressor()), X, y
+    )
+    network = search.estimator[-1]
+    assert (network.max_iter, network.early_stopping) == (60, False)
+    assert search.max_time == 60 and search.n_rounds == 4
+    explicit = tuning_search(BatchNormMLPRegressor(early_stopping=True), X, y)
+    assert explicit.estimator.early_stopping is True

@@ -59,7 +59,8 @@ def tuning_search(
         A :class:`~skbnnet.BatchNormMLPClassifier` or
         :class:`~skbnnet.BatchNormMLPRegressor`, or a pipeline (or another
         meta-estimator) with one as a step. It is cloned, and the network's
-        ``max_iter`` set to 60.
+        ``max_iter`` set to 60 (and ``early_stopping="auto"`` to False: the
+        search chooses the epochs itself).
 
     X : array-like of shape (n_samples, n_features)
         Training data, to size the space (only its shape is used, and its
@@ -103,8 +104,12 @@ def tuning_search(
     >>> search.n_rounds, search.estimator.max_iter
     (4, 60)
     """
-    path, _ = _network_step(estimator)
-    estimator = clone(estimator).set_params(**{path + "max_iter": TUNING_MAX_ITER})
+    path, network = _network_step(estimator)
+    settings = {path + "max_iter": TUNING_MAX_ITER}
+    if isinstance(network.early_stopping, str):  # "auto"
+        # The search chooses the epochs (its resource) by cross-validation.
+        settings[path + "early_stopping"] = False
+    estimator = clone(estimator).set_params(**settings)
     return CoarseToFineSearchCV(
         estimator,
         default_search_space(X, y, estimator=estimator, cv=cv),
