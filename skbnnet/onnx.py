@@ -6,7 +6,8 @@ the classifier, the usual classifier options) with
 :func:`skl2onnx.to_onnx` converts a fitted
 :class:`~skbnnet.BatchNormMLPClassifier` or
 :class:`~skbnnet.BatchNormMLPRegressor`, alone or as the last step of a
-:class:`~sklearn.pipeline.Pipeline`::
+:class:`~sklearn.pipeline.Pipeline`, and a fitted
+:class:`~skbnnet.preprocessing.SmoothClipScaler` anywhere in one::
 
     import skbnnet.onnx  # noqa: F401  (registers the converters)
     from skl2onnx import to_onnx
@@ -96,6 +97,7 @@ except ImportError as exc:
     ) from exc
 
 from .classifier import BatchNormMLPClassifier
+from .preprocessing import SmoothClipScaler
 from .regressor import BatchNormMLPRegressor
 
 __all__ = ["fold_batch_norm"]
@@ -307,13 +309,8 @@ def calculate_batch_norm_mlp_classifier_output_shapes(operator):
         classes = get_label_classes(operator.scope_inst, model)
         numeric = all(isinstance(c, (numbers.Real, np.bool_)) for c in classes)
         label_type = (Int64TensorType if numeric else StringTensorType)([N])
-    float_type = (
-        DoubleTensorType
-        if _export_dtype(operator)[1] is np.float64
-        else FloatTensorType
-    )
     operator.outputs[0].type = label_type
-    operator.outputs[1].type = float_type([N, model.n_outputs_])
+    operator.outputs[1].type = _float_tensor_type(operator)([N, model.n_outputs_])
 
 
 def _parse_classifier(scope, model, inputs, custom_parsers=None):
@@ -368,18 +365,27 @@ def convert_batch_norm_mlp_regressor(scope, operator, container):
     )
 
 
-def calculate_batch_norm_mlp_regressor_output_shapes(operator):
-    """Declare ``variable`` as ``[N, n_outputs]`` in the graph's float type."""
+def _float_tensor_type(operator):
+    """The tensor type of the graph's float dtype."""
+    if _export_dtype(operator)[1] is np.float64:
+        return DoubleTensorType
+    return FloatTensorType
+
+
+def _declare_single_output(operator, width_attribute):
+    """Declare the one output as ``[N, width]`` in the graph's float type,
+    the width read from the fitted model's `width_attribute`."""
     _check_arity(operator, n_outputs=1)
     model = operator.raw_operator
     check_is_fitted(model)
     N = operator.inputs[0].get_first_dimension()
-    float_type = (
-        DoubleTensorType
-        if _export_dtype(operator)[1] is np.float64
-        else FloatTensorType
-    )
-    operator.outputs[0].type = float_type([N, model.n_outputs_])
+    width = getattr(model, width_attribute)
+    operator.outputs[0].type = _float_tensor_type(operator)([N, width])
+
+
+def calculate_batch_norm_mlp_regressor_output_shapes(operator):
+    """Declare ``variable`` as ``[N, n_outputs]`` in the graph's float type."""
+    _declare_single_output(operator, "n_outputs_")
 
 
 update_registered_converter(
@@ -387,4 +393,64 @@ update_registered_converter(
     "SkbnnetBatchNormMLPRegressor",
     calculate_batch_norm_mlp_regressor_output_shapes,
     convert_batch_norm_mlp_regressor,
+)
+
+
+def convert_smooth_clip_scaler(scope, operator, container):
+    """skl2onnx converter of :class:`~skbnnet.preprocessing.SmoothClipScaler`.
+
+    ``x = (X - center_) / scale_``, then ``c * x / sqrt(c**2 + x**2)``
+    computed as ``c * t / sqrt((c / m)**2 + t**2)`` with ``m = max(|x|, c)``
+    and ``t = x / m``: nothing is squared beyond 1, so far outliers clip to
+    ``+-c`` instead of overflowing (ONNX has no ``hypot``). NaN stays NaN.
+    """
+    model = operator.raw_operator
+    proto_dtype, np_dtype = _export_dtype(operator)
+
+    def constant(name, value):
+        value = np.asarray(value, dtype=np_dtype)
+        full = scope.get_unique_variable_name(name)
+        container.add_initializer(full, proto_dtype, list(value.shape), value.ravel())
+        return full
+
+    def node(op, inputs, name):
+        output = scope.get_unique_variable_name(name)
+        container.add_node(op, inputs, output, name=scope.get_unique_operator_name(op))
+        return output
+
+    X = operator.inputs[0].full_name
+    if guess_proto_type(operator.inputs[0].type) != proto_dtype:
+        cast = scope.get_unique_variable_name("cast")
+        apply_cast(scope, X, cast, container, to=proto_dtype)
+        X = cast
+    centred = node("Sub", [X, constant("center", model.center_[None, :])], "centred")
+    x = node("Div", [centred, constant("scale", model.scale_[None, :])], "x")
+    clip = constant("clip", model.clip)
+    m = node("Max", [node("Abs", [x], "abs_x"), clip], "m")
+    t = node("Div", [x, m], "t")
+    ratio = node("Div", [clip, m], "ratio")
+    squares = node(
+        "Add",
+        [node("Mul", [ratio, ratio], "ratio2"), node("Mul", [t, t], "t2")],
+        "squares",
+    )
+    clipped = node("Div", [t, node("Sqrt", [squares], "root")], "unit")
+    container.add_node(
+        "Mul",
+        [clipped, clip],
+        operator.outputs[0].full_name,
+        name=scope.get_unique_operator_name("Mul"),
+    )
+
+
+def calculate_smooth_clip_scaler_output_shapes(operator):
+    """Declare the output as ``[N, n_features]`` in the graph's float type."""
+    _declare_single_output(operator, "n_features_in_")
+
+
+update_registered_converter(
+    SmoothClipScaler,
+    "SkbnnetSmoothClipScaler",
+    calculate_smooth_clip_scaler_output_shapes,
+    convert_smooth_clip_scaler,
 )

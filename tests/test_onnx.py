@@ -421,3 +421,36 @@ def test_regressor_pipeline_unscaled_targets_and_double():
         assert output.dtype == dtype
         atol = 1e-12 if dtype == np.float64 else PROBA_TOL
         assert_allclose(output.ravel(), pipe.predict(X_), rtol=0, atol=atol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_smooth_clip_scaler_exports_outliers_and_nan(dtype):
+    """SmoothClipScaler alone: onnxruntime gives transform's values, far
+    outliers (up to the dtype's largest) at +-clip and NaN as NaN."""
+    from skbnnet.preprocessing import SmoothClipScaler
+
+    rng = np.random.RandomState(0)
+    X = np.c_[rng.standard_normal(100), rng.lognormal(0, 2, 100)].astype(dtype)
+    scaler = SmoothClipScaler(clip=2.0).fit(X)
+    big = np.finfo(dtype).max
+    X_test = np.r_[X, [[big, -big], [np.nan, 1.0]]].astype(dtype)
+    (onnx_out,) = _run(_session(scaler, X_test), X_test)
+    assert onnx_out.dtype == dtype
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    assert_allclose(onnx_out, scaler.transform(X_test), rtol=tolerance, atol=tolerance)
+    assert_allclose(onnx_out[-2], [2.0, -2.0])
+    assert np.isnan(onnx_out[-1, 0])
+
+
+def test_smooth_clip_scaler_in_a_pipeline_matches_predict():
+    """SmoothClipScaler then the classifier, as one graph."""
+    from skbnnet.preprocessing import SmoothClipScaler
+
+    X, y = _data(3)
+    X[::7, 0] *= 1e6  # outliers, clipped before the network
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning
+        model = make_pipeline(SmoothClipScaler(), _clf()).fit(X, y)
+    label, proba = _run(_session(model, X, options={"zipmap": False}), X)
+    assert_allclose(proba, model.predict_proba(X), rtol=1e-5, atol=1e-6)
+    _assert_labels_equal(label, model, X)
