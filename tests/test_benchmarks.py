@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 RUN = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
@@ -293,3 +294,25 @@ def test_recipes_members_average_seeds_of_the_variant():
     assert {m.max_iter for m in members} == {7}
     plain = recipes._estimator("p", {"max_iter": 7}, "regression", 2)
     assert (type(plain).__name__, plain.max_iter) == ("BatchNormMLPRegressor", 7)
+
+
+def test_recipes_scaler_variant_swaps_the_numeric_scaler():
+    """{"_scaler": "smooth_clip"} scales the numeric columns with
+    SmoothClipScaler (the one-hot columns untouched); "_base": "mlp" fits
+    the MLP peer behind it."""
+    import pandas as pd
+
+    from skbnnet.preprocessing import SmoothClipScaler
+
+    recipes = _bench_module("bench_recipes")
+    tabular = recipes.bench_tabular
+    X = pd.DataFrame({"x": [1.0, 2.0, 3.0, 1e6], "c": ["a", "b", "a", "b"]})
+    preprocessor = tabular.preprocessor(X)
+    recipes._numeric_scaler(preprocessor, SmoothClipScaler())
+    Xt = preprocessor.fit_transform(X)
+    assert np.abs(Xt[:, 0]).max() < 3
+    assert set(np.unique(Xt[:, 1:])) == {0.0, 1.0}
+    mlp = recipes._estimator(
+        "m", {"_scaler": "smooth_clip", "_base": "mlp"}, "classification", 1
+    )
+    assert type(mlp).__name__ == "MLPClassifier" and mlp.random_state == 1
