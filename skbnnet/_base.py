@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._compat import (
     CALLBACK_FIT_ATTRIBUTES,
@@ -838,6 +838,9 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
 
     def _validation_set(self, X_val, y_val, sample_weight_val, dtype):
         """Validate a user-given validation set and encode its targets."""
+        # validate_data calls them X and y: name NaN and infinities here.
+        check_array(X_val, accept_sparse=["csr", "csc"], dtype=None, input_name="X_val")
+        check_array(y_val, ensure_2d=False, dtype=None, input_name="y_val")
         X_val, y_val = validate_data(
             self,
             X_val,

@@ -17,7 +17,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.class_weight import compute_sample_weight
 
-from skbnnet import BatchNormMLPClassifier
+from skbnnet import BatchNormMLPClassifier, BatchNormMLPRegressor
 
 
 @pytest.fixture(scope="module")
@@ -311,6 +311,16 @@ def test_validation_set_errors(iris):
     with pytest.raises(ValueError):
         clf.fit(X, y, X_val=X, y_val=y, sample_weight_val=np.zeros(len(y)))
     assert not hasattr(clf, "classes_")
+    X_nan, X_inf = X.copy(), X.copy()
+    X_nan[3, 1], X_inf[5, 0] = np.nan, np.inf
+    with pytest.raises(ValueError, match="Input X_val contains NaN"):
+        clf.fit(X, y, X_val=X_nan, y_val=y)
+    with pytest.raises(ValueError, match="Input X_val contains infinity"):
+        clf.fit(X, y, X_val=X_inf, y_val=y)
+    reg = BatchNormMLPRegressor(early_stopping=True)
+    with pytest.raises(ValueError, match="Input y_val contains NaN"):
+        reg.fit(X, y, X_val=X, y_val=np.r_[np.nan, y[1:]])
+    assert not hasattr(clf, "classes_") and not hasattr(reg, "n_outputs_")
 
 
 def test_early_stopping_split_error_names_the_labels():
