@@ -551,11 +551,11 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
 
     def _check_fit_arguments(self, incremental, X_val, y_val, sample_weight_val):
         """The rules between fit's arguments and the parameters."""
-        if isinstance(self.early_stopping, str):
-            pass  # "auto": decided from the data by _early_stopping
-        elif self.early_stopping and incremental:
+        # "auto" is decided from the data by _early_stopping.
+        explicit = not isinstance(self.early_stopping, str)
+        if explicit and self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-        elif X_val is not None and not self.early_stopping:
+        if explicit and X_val is not None and not self.early_stopping:
             raise ValueError(
                 "X_val is given but early_stopping=False: the validation set "
                 "is used only for early stopping. Set early_stopping=True."
