@@ -35,6 +35,7 @@ from ._compat import (
 )
 from ._network import Network
 from ._optimizers import AdamOptimizer, RMSpropOptimizer, SGDOptimizer
+from ._scaling import SmoothClip
 from ._training import History, Trainer
 
 
@@ -239,6 +240,7 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
         "batch_norm_epsilon": [Interval(Real, 0, None, closed="neither")],
         "batch_norm_stats": [StrOptions({"running", "population"})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "input_scaling": [StrOptions({"smooth_clip"}), None],
     }
 
     @abstractmethod
@@ -273,6 +275,7 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
         batch_norm_epsilon,
         batch_norm_stats,
         dropout,
+        input_scaling,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -302,6 +305,7 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
         self.batch_norm_epsilon = batch_norm_epsilon
         self.batch_norm_stats = batch_norm_stats
         self.dropout = dropout
+        self.input_scaling = input_scaling
 
     # Task hooks ------------------------------------------------------------
 
@@ -353,6 +357,16 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
     @property
     def bn_vars_(self):
         return self._fitted_network().vars
+
+    @property
+    def input_center_(self):
+        input_map = self._fitted_network().input_map
+        return None if input_map is None else input_map.center
+
+    @property
+    def input_scale_(self):
+        input_map = self._fitted_network().input_map
+        return None if input_map is None else input_map.scale
 
     def _fitted_network(self):
         try:
@@ -487,7 +501,9 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
             rng,
             early_stopping,
         )
+        X = network.map_inputs(X)
         train_rows, validation, batch_size = self._plan_validation(
+            network,
             X,
             target,
             sample_weight,
@@ -660,6 +676,9 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
             self.batch_norm,
             self._batch_norm_epsilon(X.dtype),
             X.dtype,
+            input_map=(
+                None if self.input_scaling is None else SmoothClip.fit(X, sample_weight)
+            ),
         )
         network.initialize(rng)
         bias = head.initial_bias(target, sample_weight)
@@ -669,6 +688,7 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
 
     def _plan_validation(
         self,
+        network,
         X,
         target,
         sample_weight,
@@ -679,10 +699,14 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
         early_stopping,
     ):
         """The training rows (None: all), the validation set (None: no early
-        stopping) and the batch size."""
+        stopping) and the batch size. ``X`` is mapped by the network's input
+        map already; a given ``X_val`` is mapped here."""
         if X_val is not None:
             train_rows = None
-            validation = self._validation_set(X_val, y_val, sample_weight_val, X.dtype)
+            X_val, y_val, sample_weight_val = self._validation_set(
+                X_val, y_val, sample_weight_val, X.dtype
+            )
+            validation = network.map_inputs(X_val), y_val, sample_weight_val
         elif early_stopping:
             train_rows, validation = self._split_validation(
                 X, target, sample_weight, rng
@@ -742,20 +766,24 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
         return max(float(self.batch_norm_epsilon), float(np.finfo(dtype).tiny))
 
     def _check_architecture(self, network, hidden_layer_sizes, head):
-        if network.layer_units[1:-1] != hidden_layer_sizes or any(
-            getattr(network, name) != value
-            for name, value in [
-                ("activation", self.activation),
-                ("batch_norm", self.batch_norm),
-                ("epsilon", self._batch_norm_epsilon(network.params.dtype)),
-                ("out_activation", head.out_activation),
-            ]
+        if (
+            network.layer_units[1:-1] != hidden_layer_sizes
+            or any(
+                getattr(network, name) != value
+                for name, value in [
+                    ("activation", self.activation),
+                    ("batch_norm", self.batch_norm),
+                    ("epsilon", self._batch_norm_epsilon(network.params.dtype)),
+                    ("out_activation", head.out_activation),
+                ]
+            )
+            or (network.input_map is None) != (self.input_scaling is None)
         ):
             raise ValueError(
                 "warm_start and partial_fit continue the fitted network, so "
                 "hidden_layer_sizes, activation, batch_norm, "
-                "batch_norm_epsilon and the loss's link cannot change between "
-                "calls."
+                "batch_norm_epsilon, input_scaling and the loss's link cannot "
+                "change between calls."
             )
 
     def _make_optimizer(self, network):
@@ -867,7 +895,8 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
         """Inference-mode outputs of the head (probabilities or values)."""
         check_is_fitted(self)
         with np.errstate(over="ignore", under="ignore"):
-            return self._network.infer(self._validate_X_predict(X))
+            network = self._network
+            return network.infer(network.map_inputs(self._validate_X_predict(X)))
 
     def _validate_X_predict(self, X):
         """Validate X for prediction, cast to the network's dtype.

@@ -168,10 +168,18 @@ class Network:
         Batch-norm epsilon.
     dtype : numpy dtype
         Dtype of parameters and computations.
+    input_map : callable, default=None
+        Fixed map of the inputs before the first layer, such as a fitted
+        :class:`~skbnnet._scaling.SmoothClip`; None for none. The caller
+        applies it with :meth:`map_inputs`, once per dataset: every other
+        method takes mapped inputs.
     """
 
-    def __init__(self, layer_units, activation, head, batch_norm, epsilon, dtype):
+    def __init__(
+        self, layer_units, activation, head, batch_norm, epsilon, dtype, input_map=None
+    ):
         self.layer_units = list(layer_units)
+        self.input_map = input_map
         self.activation = activation
         self.head = head
         self.batch_norm = batch_norm
@@ -232,6 +240,10 @@ class Network:
         params, stats, self.n_stat_updates = state
         np.copyto(self.params, params)
         np.copyto(self.stats, stats)
+
+    def map_inputs(self, X):
+        """``X`` through :attr:`input_map`, as every other method expects."""
+        return X if self.input_map is None else self.input_map(X)
 
     def is_finite(self):
         """Whether the parameters are finite and no statistic is NaN.

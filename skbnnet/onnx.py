@@ -16,7 +16,10 @@ the classifier, the usual classifier options) with
                   options={"zipmap": False})
 
 The graph is the estimator's inference pass: stored batch-norm statistics
-only, no dropout, so a row's output does not depend on the other rows.
+only, no dropout, so a row's output does not depend on the other rows. With
+``input_scaling="smooth_clip"`` (the default) the nodes of the fitted
+smooth clip come first, as the converter of ``SmoothClipScaler`` writes
+them.
 
 Folding batch norm into the weights
 -----------------------------------
@@ -80,7 +83,7 @@ from sklearn.utils.validation import check_is_fitted
 try:
     from skl2onnx import update_registered_converter
     from skl2onnx._parse import _parse_sklearn_classifier
-    from skl2onnx.common._apply_operation import apply_cast
+    from skl2onnx.common._apply_operation import apply_cast, apply_identity
     from skl2onnx.common.data_types import (
         DoubleTensorType,
         FloatTensorType,
@@ -126,7 +129,9 @@ def fold_batch_norm(estimator):
         for every layer but the last. ``W`` has shape (fan_in, fan_out) and
         ``b`` shape (fan_out,). The output layer gives the network's output
         before its head (softmax, logistic, or a regressor's target
-        scaling).
+        scaling). The first layer takes the inputs after the estimator's
+        ``input_scaling``: with "smooth_clip", ``x = (X - input_center_) /
+        input_scale_`` mapped to ``3 * x / sqrt(9 + x**2)``.
 
     Examples
     --------
@@ -171,6 +176,15 @@ def _network_output(scope, container, operator, model, dtype, output_map=None):
     proto_dtype, np_dtype = dtype
     name = scope.get_unique_variable_name("cast_input")
     apply_cast(scope, operator.inputs[0].full_name, name, container, to=proto_dtype)
+    input_map = network.input_map
+    if input_map is not None:
+        name = _smooth_clip_nodes(
+            scope,
+            container,
+            name,
+            (input_map.center, input_map.scale, input_map.clip),
+            dtype,
+        )
     for i, (W, b) in enumerate(layers):
         coef = scope.get_unique_variable_name("coefficient")
         bias = scope.get_unique_variable_name("intercepts")
@@ -396,16 +410,17 @@ update_registered_converter(
 )
 
 
-def convert_smooth_clip_scaler(scope, operator, container):
-    """skl2onnx converter of :class:`~skbnnet.preprocessing.SmoothClipScaler`.
+def _smooth_clip_nodes(scope, container, X, smooth_clip, dtype):
+    """Add the nodes of a smooth clip of the tensor named `X`; return the
+    name of its output.
 
-    ``x = (X - center_) / scale_``, then ``c * x / sqrt(c**2 + x**2)``
+    ``x = (X - center) / scale``, then ``c * x / sqrt(c**2 + x**2)``
     computed as ``c * t / sqrt((c / m)**2 + t**2)`` with ``m = max(|x|, c)``
     and ``t = x / m``: nothing is squared beyond 1, so far outliers clip to
     ``+-c`` instead of overflowing (ONNX has no ``hypot``). NaN stays NaN.
     """
-    model = operator.raw_operator
-    proto_dtype, np_dtype = _export_dtype(operator)
+    center, scale, clip = smooth_clip
+    proto_dtype, np_dtype = dtype
 
     def constant(name, value):
         value = np.asarray(value, dtype=np_dtype)
@@ -418,14 +433,9 @@ def convert_smooth_clip_scaler(scope, operator, container):
         container.add_node(op, inputs, output, name=scope.get_unique_operator_name(op))
         return output
 
-    X = operator.inputs[0].full_name
-    if guess_proto_type(operator.inputs[0].type) != proto_dtype:
-        cast = scope.get_unique_variable_name("cast")
-        apply_cast(scope, X, cast, container, to=proto_dtype)
-        X = cast
-    centred = node("Sub", [X, constant("center", model.center_[None, :])], "centred")
-    x = node("Div", [centred, constant("scale", model.scale_[None, :])], "x")
-    clip = constant("clip", model.clip)
+    centred = node("Sub", [X, constant("center", center[None, :])], "centred")
+    x = node("Div", [centred, constant("scale", scale[None, :])], "x")
+    clip = constant("clip", clip)
     m = node("Max", [node("Abs", [x], "abs_x"), clip], "m")
     t = node("Div", [x, m], "t")
     ratio = node("Div", [clip, m], "ratio")
@@ -434,13 +444,24 @@ def convert_smooth_clip_scaler(scope, operator, container):
         [node("Mul", [ratio, ratio], "ratio2"), node("Mul", [t, t], "t2")],
         "squares",
     )
-    clipped = node("Div", [t, node("Sqrt", [squares], "root")], "unit")
-    container.add_node(
-        "Mul",
-        [clipped, clip],
-        operator.outputs[0].full_name,
-        name=scope.get_unique_operator_name("Mul"),
+    unit = node("Div", [t, node("Sqrt", [squares], "root")], "unit")
+    return node("Mul", [unit, clip], "clipped")
+
+
+def convert_smooth_clip_scaler(scope, operator, container):
+    """skl2onnx converter of :class:`~skbnnet.preprocessing.SmoothClipScaler`
+    (see :func:`_smooth_clip_nodes`)."""
+    model = operator.raw_operator
+    dtype = _export_dtype(operator)
+    X = operator.inputs[0].full_name
+    if guess_proto_type(operator.inputs[0].type) != dtype[0]:
+        cast = scope.get_unique_variable_name("cast")
+        apply_cast(scope, X, cast, container, to=dtype[0])
+        X = cast
+    clipped = _smooth_clip_nodes(
+        scope, container, X, (model.center_, model.scale_, model.clip), dtype
     )
+    apply_identity(scope, clipped, operator.outputs[0].full_name, container)
 
 
 def calculate_smooth_clip_scaler_output_shapes(operator):

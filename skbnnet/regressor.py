@@ -190,6 +190,23 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
         Probability of dropping each hidden unit during training (inverted
         dropout), in [0, 1). 0 disables dropout.
 
+    input_scaling : {"smooth_clip"} or None, default="smooth_clip"
+        Map applied to the inputs before the first layer. "smooth_clip"
+        centres each feature on its weighted median, divides it by its
+        interquartile range (half its range where that is 0) and maps it
+        through ``x / sqrt(1 + (x / 3) ** 2)``, as
+        :class:`~skbnnet.preprocessing.SmoothClipScaler` does: outliers and
+        heavy tails reach the network at the scale of the bulk of the data,
+        and no scaler is needed before the estimator. Sparse input is scaled
+        but not centred, so zeros stay zeros. The statistics come from the
+        first ``fit`` or ``partial_fit`` call and stay with the network
+        through warm starts and later ``partial_fit`` calls: a first batch of
+        a few rows gives rough ones (scale the data yourself and pass None
+        then). None feeds the inputs as they are. Behind the tabular
+        benchmark's StandardScaler it raised the classifier's mean accuracy
+        by 0.14 points over 15 sets and the regressor's mean R² by 0.9 over
+        7 (``benchmarks/TUNING_NOTES.md``, section 13).
+
     scale_target : bool, default=True
         Standardise the targets internally: the network learns
         ``(y - target_mean_) / target_scale_`` (weighted mean and standard
@@ -262,6 +279,10 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
     bn_means_, bn_vars_ : list of ndarray
         Batch-norm statistics used at inference, per hidden layer (running or
         population, see ``batch_norm_stats``).
+
+    input_center_, input_scale_ : ndarray of shape (n_features_in_,) or None
+        Centre and divisor of each feature under ``input_scaling``, before
+        its smooth clip into ``(-3, 3)``; None with ``input_scaling=None``.
 
     See Also
     --------
@@ -348,6 +369,7 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
         batch_norm_epsilon=1e-5,
         batch_norm_stats="running",
         dropout=0.0,
+        input_scaling="smooth_clip",
         scale_target=True,
         quantile=None,
     ):
@@ -380,6 +402,7 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
             batch_norm_epsilon=batch_norm_epsilon,
             batch_norm_stats=batch_norm_stats,
             dropout=dropout,
+            input_scaling=input_scaling,
         )
         self.loss = loss
         self.scale_target = scale_target

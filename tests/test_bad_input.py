@@ -465,14 +465,16 @@ def test_failed_fit_keeps_previous_model(build, method, expected, phrase):
         dict(solver="sgd"),
         dict(batch_norm=False),
         dict(batch_norm=False, solver="sgd"),
+        dict(batch_norm=False, input_scaling=None),
+        dict(batch_norm=False, solver="sgd", input_scaling=None),
     ],
     ids=str,
 )
 def test_huge_features_stay_finite(dtype, params):
     """Features of magnitude 1e30 let no overflow RuntimeWarning escape and
-    give finite probabilities summing to one. Batch norm absorbs the scale;
-    without it the first loss is astronomical, which the divergence guard
-    reports with advice to scale the features."""
+    give finite probabilities summing to one. The input scaling or batch
+    norm absorbs the scale; with neither, the first loss is astronomical,
+    which the divergence guard reports with advice to scale the features."""
     X = (X_IRIS * 1e30).astype(dtype)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("error", RuntimeWarning)
@@ -483,7 +485,7 @@ def test_huge_features_stay_finite(dtype, params):
             assert np.isfinite(proba).all()
             assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
     diverged = [w for w in caught if "diverged" in str(w.message)]
-    if params.get("batch_norm", True):
+    if params.get("batch_norm", True) or params.get("input_scaling", True):
         assert not diverged
         assert np.isfinite(clf.loss_)
     else:

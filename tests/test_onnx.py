@@ -294,10 +294,12 @@ def test_graph_has_batch_norm_folded():
     onx = to_onnx(clf, X[:1], options={"zipmap": False})
     ops = [node.op_type for node in onx.graph.node]
     assert "BatchNormalization" not in ops
-    assert ops.count("MatMul") == ops.count("Add") == len(clf.coefs_) == 3
+    # One Add per layer, and one in the smooth clip of the inputs.
+    assert ops.count("MatMul") == ops.count("Add") - 1 == len(clf.coefs_) == 3
     assert ops.count("Tanh") == 2
 
-    A = X.astype(np.float64)
+    x = (X.astype(np.float64) - clf.input_center_) / clf.input_scale_
+    A = 3 * x / np.sqrt(9 + x**2)
     layers = fold_batch_norm(clf)
     for W, b in layers[:-1]:
         A = np.tanh(A @ W + b)
@@ -362,7 +364,7 @@ def test_regressor_matches_predict(activation, batch_norm, batch_norm_stats, n_t
         activation=activation,
         batch_norm=batch_norm,
         batch_norm_stats=batch_norm_stats,
-        max_iter=40,
+        max_iter=100,
         batch_size=32,
         learning_rate_init=0.01,
         random_state=0,
@@ -450,7 +452,36 @@ def test_smooth_clip_scaler_in_a_pipeline_matches_predict():
     X[::7, 0] *= 1e6  # outliers, clipped before the network
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning
-        model = make_pipeline(SmoothClipScaler(), _clf()).fit(X, y)
+        model = make_pipeline(SmoothClipScaler(), _clf(input_scaling=None)).fit(X, y)
     label, proba = _run(_session(model, X, options={"zipmap": False}), X)
     assert_allclose(proba, model.predict_proba(X), rtol=1e-5, atol=1e-6)
     _assert_labels_equal(label, model, X)
+
+
+@pytest.mark.parametrize("Estimator", ["classifier", "regressor"])
+def test_input_scaling_exports_before_the_first_layer(Estimator):
+    """The estimator's own smooth clip is in the graph: outliers far beyond
+    the training data (clipped, not overflowing) give predict's outputs, and
+    input_scaling=None adds no node."""
+    X, y = _data(3)
+    X[::7, 0] *= 1e6
+    far = np.zeros((1, X.shape[1]), dtype=X.dtype)
+    far[0, :2] = 3e38, -3e38
+    X_test = np.r_[X, far]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning
+        if Estimator == "classifier":
+            model = _clf().fit(X, y)
+        else:
+            model = BatchNormMLPRegressor((16,), random_state=0).fit(X, y)
+    assert np.abs(model.input_scale_).max() < 1e6
+    if Estimator == "classifier":
+        outputs = _run(_session(model, X_test, options={"zipmap": False}), X_test)
+        assert_allclose(outputs[1], model.predict_proba(X_test), atol=PROBA_TOL)
+        _assert_labels_equal(outputs[0], model, X_test)
+    else:
+        (output,) = _run(_session(model, X_test), X_test)
+        _assert_regression_parity(output, model, X_test)
+    plain = model.set_params(input_scaling=None).fit(X, y)
+    ops = [node.op_type for node in to_onnx(plain, X[:1]).graph.node]
+    assert "Sub" not in ops and "Sqrt" not in ops

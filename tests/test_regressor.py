@@ -290,10 +290,11 @@ def test_uncentred_targets_without_scaling_blame_the_targets():
 
 @pytest.mark.parametrize("Estimator", [BatchNormMLPRegressor, "classifier"])
 def test_non_finite_first_loss_raises_like_scikit_learn(Estimator):
-    """Inputs near float64's largest number make the first mini-batch's loss
-    non-finite: no model exists to restore, so fit raises scikit-learn's
-    ValueError (its test_nonfinite_params) and leaves the estimator
-    unfitted, rather than returning one that predicts NaN."""
+    """Unscaled inputs near float64's largest number make the first
+    mini-batch's loss non-finite: no model exists to restore, so fit raises
+    scikit-learn's ValueError (its test_nonfinite_params) and leaves the
+    estimator unfitted, rather than returning one that predicts NaN. The
+    default input scaling brings them to unit scale."""
     from skbnnet import BatchNormMLPClassifier
 
     Estimator = BatchNormMLPClassifier if Estimator == "classifier" else Estimator
@@ -302,10 +303,14 @@ def test_non_finite_first_loss_raises_like_scikit_learn(Estimator):
     y = rng.standard_normal(size=10)
     if Estimator is BatchNormMLPClassifier:
         y = (y > 0).astype(int)
-    est = Estimator()
+    est = Estimator(input_scaling=None)
     with pytest.raises(ValueError, match="Solver produced non-finite parameter"):
         est.fit(X, y)
     assert not hasattr(est, "n_iter_")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        scaled = Estimator(max_iter=5).fit(X, y)
+    assert np.isfinite(scaled.predict(X).astype(float)).all()
 
 
 def _skewed_data(n_samples=2000):
@@ -414,7 +419,7 @@ def test_early_stopping_scores_each_loss(loss):
     if loss == "squared_error":
         assert reg.score(X_val, y_val) == pytest.approx(reg.best_validation_score_)
     else:
-        raw = reg._network.raw_output(X_val)
+        raw = reg._network.raw_output(reg._network.map_inputs(X_val))
         target = (y_val[:, None] - reg.target_mean_) / reg.target_scale_
         loss_value = head.loss_gradient(raw, target, np.full(100, 0.01))
         assert -loss_value == pytest.approx(reg.best_validation_score_)
