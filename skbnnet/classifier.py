@@ -257,7 +257,7 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseBatchNormMLP):
         Batch-norm statistics used at inference, per hidden layer (running or
         population, see ``batch_norm_stats``).
 
-    input_center_, input_scale_ : ndarray of shape (n_features_in_,) or None
+    input_center_, input_scale_ : ndarray of shape (`n_features_in_`,) or None
         Centre and divisor of each feature under ``input_scaling``, before
         its smooth clip into ``(-3, 3)``; None with ``input_scaling=None``.
 
