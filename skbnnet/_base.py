@@ -33,6 +33,7 @@ from ._compat import (
     has_callbacks,
     validate_data,
 )
+from ._embeddings import PeriodicEmbedding, embedded_columns
 from ._network import Network
 from ._optimizers import AdamOptimizer, RMSpropOptimizer, SGDOptimizer
 from ._scaling import SmoothClip
@@ -241,6 +242,8 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
         "batch_norm_stats": [StrOptions({"running", "population"})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "input_scaling": [StrOptions({"smooth_clip"}), None],
+        "numeric_embedding": [StrOptions({"periodic"}), None],
+        "n_frequencies": [Interval(Integral, 1, None, closed="left")],
     }
 
     @abstractmethod
@@ -276,6 +279,8 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
         batch_norm_stats,
         dropout,
         input_scaling,
+        numeric_embedding,
+        n_frequencies,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -306,6 +311,8 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
         self.batch_norm_stats = batch_norm_stats
         self.dropout = dropout
         self.input_scaling = input_scaling
+        self.numeric_embedding = numeric_embedding
+        self.n_frequencies = n_frequencies
 
     # Task hooks ------------------------------------------------------------
 
@@ -668,7 +675,13 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
             # Settings of the loss (label smoothing) may change between calls.
             network.head = head
             return network, self._history(early_stopping)
-        layer_units = [X.shape[1], *hidden_layer_sizes, head.n_outputs]
+        embedding = None
+        if self.numeric_embedding is not None:
+            embedding = PeriodicEmbedding(
+                X.shape[1], embedded_columns(X, sample_weight), self.n_frequencies
+            )
+        n_inputs = X.shape[1] if embedding is None else embedding.n_outputs
+        layer_units = [n_inputs, *hidden_layer_sizes, head.n_outputs]
         network = Network(
             layer_units,
             _plain(self.activation),
@@ -679,6 +692,7 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
             input_map=(
                 None if self.input_scaling is None else SmoothClip.fit(X, sample_weight)
             ),
+            embedding=embedding,
         )
         network.initialize(rng)
         bias = head.initial_bias(target, sample_weight)
@@ -778,12 +792,17 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
                 ]
             )
             or (network.input_map is None) != (self.input_scaling is None)
+            or (network.embedding is None) != (self.numeric_embedding is None)
+            or (
+                network.embedding is not None
+                and network.embedding.n_frequencies != self.n_frequencies
+            )
         ):
             raise ValueError(
                 "warm_start and partial_fit continue the fitted network, so "
                 "hidden_layer_sizes, activation, batch_norm, "
-                "batch_norm_epsilon, input_scaling and the loss's link cannot "
-                "change between calls."
+                "batch_norm_epsilon, input_scaling, numeric_embedding, "
+                "n_frequencies and the loss's link cannot change between calls."
             )
 
     def _make_optimizer(self, network):

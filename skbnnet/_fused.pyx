@@ -49,6 +49,18 @@ cdef extern from "_kernels.h" nogil:
                                      const Py_ssize_t*, const float*, double)
     double softmax_cross_entropy_f64(double*, Py_ssize_t, Py_ssize_t,
                                      const Py_ssize_t*, const double*, double)
+    void periodic_forward_f32(float*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                              const Py_ssize_t*, Py_ssize_t, Py_ssize_t,
+                              const float*, const float*, float*)
+    void periodic_forward_f64(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                              const Py_ssize_t*, Py_ssize_t, Py_ssize_t,
+                              const double*, const double*, double*)
+    void periodic_backward_f32(const float*, const float*, Py_ssize_t,
+                               Py_ssize_t, const Py_ssize_t*, Py_ssize_t,
+                               Py_ssize_t, const float*, float*, float*)
+    void periodic_backward_f64(const double*, const double*, Py_ssize_t,
+                               Py_ssize_t, const Py_ssize_t*, Py_ssize_t,
+                               Py_ssize_t, const double*, double*, double*)
 
 
 ACTIVATION_CODES = {
@@ -304,3 +316,98 @@ def softmax_cross_entropy(floating[:, ::1] logits, const Py_ssize_t[::1] y,
             loss = softmax_cross_entropy_f64(&logits[0, 0], m, k, &y[0],
                                              &weights[0], smoothing)
     return loss
+
+
+cdef Py_ssize_t _periodic_width(Py_ssize_t[8] shape, Py_ssize_t n_inputs,
+                                const Py_ssize_t[::1] columns,
+                                Py_ssize_t n_values) except -1:
+    """The number of frequencies per embedded column, after checking that
+    ``columns`` index the inputs and that E's width is that of the inputs
+    and ``n_values`` periodic features."""
+    cdef Py_ssize_t n_e = columns.shape[0], e
+    if n_inputs < 0 or shape[1] != n_inputs + n_values:
+        raise ValueError(
+            f"E has {shape[1]} columns, expected {n_inputs} inputs and "
+            f"{n_values} periodic features."
+        )
+    if (n_e == 0) != (n_values == 0) or (n_e > 0 and n_values % n_e != 0):
+        raise ValueError(
+            f"{n_values} frequencies do not divide among {n_e} columns."
+        )
+    for e in range(n_e):
+        if columns[e] < 0 or columns[e] >= n_inputs:
+            raise ValueError(f"column {columns[e]} is not in [0, {n_inputs}).")
+    return n_values // n_e if n_e > 0 else 0
+
+
+def periodic_forward(floating[:, ::1] E, Py_ssize_t n_inputs,
+                     const Py_ssize_t[::1] columns,
+                     const floating[::1] frequencies,
+                     const floating[::1] phases, floating[:, ::1] sines=None):
+    """Periodic features of the inputs, written beside them.
+
+    Parameters
+    ----------
+    E : ndarray of shape (m, n_inputs + n_columns * k)
+        Its first ``n_inputs`` columns hold the inputs; the rest receive
+        ``cos(frequencies[e * k + t] * E[:, columns[e]] + phases[e * k + t])``
+        in the order of ``columns``, then of ``t < k``.
+    n_inputs : int
+        The number of inputs.
+    columns : ndarray of shape (n_columns,), dtype=intp
+        The embedded inputs.
+    frequencies, phases : ndarray of shape (n_columns * k,)
+        Angular frequencies and phases of each periodic feature.
+    sines : ndarray of shape (m, n_columns * k), default=None
+        Receives the sines of the same angles, which the backward pass
+        needs; None at inference.
+    """
+    cdef Py_ssize_t m = E.shape[0], nk = frequencies.shape[0], k
+    k = _periodic_width(E.shape, n_inputs, columns, nk)
+    _check(phases.shape[0], nk, "phases")
+    if sines is not None:
+        _check_shape(sines.shape, m, nk, "sines")
+    if m == 0 or nk == 0:
+        return
+    cdef floating *sines_ptr = NULL if sines is None else &sines[0, 0]
+    with nogil:
+        if floating is float:
+            periodic_forward_f32(&E[0, 0], m, E.shape[1], n_inputs, &columns[0],
+                                 columns.shape[0], k, &frequencies[0],
+                                 &phases[0], sines_ptr)
+        else:
+            periodic_forward_f64(&E[0, 0], m, E.shape[1], n_inputs, &columns[0],
+                                 columns.shape[0], k, &frequencies[0],
+                                 &phases[0], sines_ptr)
+
+
+def periodic_backward(const floating[:, ::1] G, const floating[:, ::1] E,
+                      Py_ssize_t n_inputs, const Py_ssize_t[::1] columns,
+                      const floating[:, ::1] sines,
+                      floating[::1] grad_frequencies, floating[::1] grad_phases):
+    """Gradients of :func:`periodic_forward`'s frequencies and phases.
+
+    ``G`` (m, n_columns * k) is the gradient of the loss with respect to the
+    periodic features, ``E`` and ``sines`` what the forward pass wrote. The
+    gradients are overwritten, not accumulated.
+    """
+    cdef Py_ssize_t m = E.shape[0], nk = grad_frequencies.shape[0], k
+    k = _periodic_width(E.shape, n_inputs, columns, nk)
+    _check(grad_phases.shape[0], nk, "grad_phases")
+    _check_shape(G.shape, m, nk, "G")
+    _check_shape(sines.shape, m, nk, "sines")
+    if nk == 0:
+        return
+    if m == 0:
+        grad_frequencies[:] = 0
+        grad_phases[:] = 0
+        return
+    with nogil:
+        if floating is float:
+            periodic_backward_f32(&G[0, 0], &E[0, 0], m, E.shape[1],
+                                  &columns[0], columns.shape[0], k, &sines[0, 0],
+                                  &grad_frequencies[0], &grad_phases[0])
+        else:
+            periodic_backward_f64(&G[0, 0], &E[0, 0], m, E.shape[1],
+                                  &columns[0], columns.shape[0], k, &sines[0, 0],
+                                  &grad_frequencies[0], &grad_phases[0])

@@ -31,7 +31,7 @@
 /* Activation codes of activation_backward; skbnnet/_fused.pyx maps names. */
 enum { SKB_IDENTITY = 0, SKB_LOGISTIC = 1, SKB_TANH = 2, SKB_RELU = 3 };
 
-#define SKB_KERNELS(T, SFX, SQRT, EXP, LOG)                                    \
+#define SKB_KERNELS(T, SFX, SQRT, EXP, LOG, COS, SIN)                          \
                                                                                \
 /* Adam on scaled moments: m = b1 m + g, v = b2 v + g^2,                       \
  * p -= lr m / (sqrt(v) + eps). */                                             \
@@ -223,9 +223,58 @@ static double softmax_cross_entropy_##SFX(                                     \
         }                                                                      \
     }                                                                          \
     return loss;                                                               \
+}                                                                              \
+                                                                               \
+/* Periodic features of the inputs held in the first p columns of E (m, w):  \
+ * for embedded feature e of column cols[e] and frequency t < k,             \
+ * E[i, p + e k + t] = cos(z) with z = f[e k + t] E[i, cols[e]] + b[e k + t],\
+ * and sines[i, e k + t] = sin(z) unless sines is NULL (inference). */        \
+static void periodic_forward_##SFX(                                            \
+    T *restrict E, ptrdiff_t m, ptrdiff_t w, ptrdiff_t p,                      \
+    const ptrdiff_t *restrict cols, ptrdiff_t n_e, ptrdiff_t k,                \
+    const T *restrict f, const T *restrict b, T *restrict sines)               \
+{                                                                              \
+    const ptrdiff_t nk = n_e * k;                                              \
+    for (ptrdiff_t i = 0; i < m; i++) {                                        \
+        T *row = E + i * w;                                                    \
+        T *out = row + p;                                                      \
+        for (ptrdiff_t e = 0; e < n_e; e++) {                                  \
+            const T x = row[cols[e]];                                          \
+            for (ptrdiff_t j = e * k; j < (e + 1) * k; j++) {                  \
+                const T z = f[j] * x + b[j];                                   \
+                out[j] = COS(z);                                               \
+                if (sines) sines[i * nk + j] = SIN(z);                         \
+            }                                                                  \
+        }                                                                      \
+    }                                                                          \
+}                                                                              \
+                                                                               \
+/* Gradients of periodic_forward's frequencies f and phases b from G (m,    \
+ * n_e k), the gradient of the loss with respect to its cosines: with        \
+ * d = -G[i, j] sines[i, j], grad_b[j] = sum_i d and                         \
+ * grad_f[j] = sum_i d E[i, cols[e]]. */                                      \
+static void periodic_backward_##SFX(                                           \
+    const T *restrict G, const T *restrict E, ptrdiff_t m, ptrdiff_t w,        \
+    const ptrdiff_t *restrict cols, ptrdiff_t n_e, ptrdiff_t k,                \
+    const T *restrict sines, T *restrict grad_f, T *restrict grad_b)           \
+{                                                                              \
+    const ptrdiff_t nk = n_e * k;                                              \
+    for (ptrdiff_t j = 0; j < nk; j++) grad_f[j] = grad_b[j] = 0;              \
+    for (ptrdiff_t i = 0; i < m; i++) {                                        \
+        const T *row = E + i * w;                                              \
+        const T *g = G + i * nk, *s = sines + i * nk;                          \
+        for (ptrdiff_t e = 0; e < n_e; e++) {                                  \
+            const T x = row[cols[e]];                                          \
+            for (ptrdiff_t j = e * k; j < (e + 1) * k; j++) {                  \
+                const T d = -g[j] * s[j];                                      \
+                grad_b[j] += d;                                                \
+                grad_f[j] += d * x;                                            \
+            }                                                                  \
+        }                                                                      \
+    }                                                                          \
 }
 
-SKB_KERNELS(float, f32, sqrtf, expf, logf)
-SKB_KERNELS(double, f64, sqrt, exp, log)
+SKB_KERNELS(float, f32, sqrtf, expf, logf, cosf, sinf)
+SKB_KERNELS(double, f64, sqrt, exp, log, cos, sin)
 
 #endif

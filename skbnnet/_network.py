@@ -4,10 +4,13 @@ A hidden layer is ``Linear (no bias) -> BatchNorm -> activation -> dropout``,
 or ``Linear (with bias) -> activation -> dropout`` without batch norm; the
 output layer is ``Linear (with bias)`` followed by a head of
 :mod:`skbnnet._heads`, which owns the loss, its gradient and the inverse link.
+An optional numeric embedding of :mod:`skbnnet._embeddings` maps the inputs
+before the first layer, whose fan-in is then the embedding's width.
 
 All trainable parameters live in one flat vector, laid out as every weight
 matrix first (so L2 weight decay is one slice), then each hidden layer's
-``gamma`` and ``beta`` (or bias), then the output bias. The batch-norm
+``gamma`` and ``beta`` (or bias), then the output bias, then the
+embedding's parameters (neither decayed nor penalised). The batch-norm
 statistics used at inference live in a second flat vector: every layer's
 mean, then every layer's variance. Per-layer arrays are views into these
 vectors; views do not survive pickling, so the network pickles the flat
@@ -54,6 +57,8 @@ class ParameterViews:
     intercepts : list of ndarray
         Bias of each layer that has one: every layer without batch norm, the
         output layer only with it.
+    embedding : ndarray
+        The embedding's parameters (empty without one).
     """
 
     def __init__(self, flat, layer_units, batch_norm):
@@ -79,6 +84,7 @@ class ParameterViews:
             else:
                 self.intercepts.append(take(units))
         self.intercepts.append(take(layer_units[-1]))
+        self.embedding = flat[offset:]
 
 
 def split_by_layer(flat, hidden_units):
@@ -110,9 +116,20 @@ class Workspace:
         kept only when > 0. The workspace is the one place that holds it.
     dropout_rng : numpy.random.Generator, default=None
         Draws the dropout masks; needed when ``dropout > 0``.
+    embedding : PeriodicEmbedding, default=None
+        The network's input embedding, whose outputs, sines and gradients
+        need room per batch.
     """
 
-    def __init__(self, layer_units, n_rows, dtype, dropout=0.0, dropout_rng=None):
+    def __init__(
+        self,
+        layer_units,
+        n_rows,
+        dtype,
+        dropout=0.0,
+        dropout_rng=None,
+        embedding=None,
+    ):
         hidden = layer_units[1:-1]
 
         def buffers():
@@ -138,6 +155,11 @@ class Workspace:
             split_by_layer(half, hidden) for half in np.split(self.batch_stats, 2)
         )
         self.batch_weights = None
+        if embedding is not None:
+            n_cosines = embedding.n_outputs - embedding.n_inputs
+            self.embedded = np.empty((n_rows, embedding.n_outputs), dtype=dtype)
+            self.sines = np.empty((n_rows, n_cosines), dtype=dtype)
+            self.grad_cosines = np.empty((n_rows, n_cosines), dtype=dtype)
         self._grads = self._grad_views = None
 
     def gradient_views(self, grads, network):
@@ -173,18 +195,33 @@ class Network:
         :class:`~skbnnet._scaling.SmoothClip`; None for none. The caller
         applies it with :meth:`map_inputs`, once per dataset: every other
         method takes mapped inputs.
+    embedding : PeriodicEmbedding, default=None
+        Learned map of the mapped inputs into the first layer, trained with
+        the network; ``layer_units[0]`` is then its ``n_outputs``.
     """
 
     def __init__(
-        self, layer_units, activation, head, batch_norm, epsilon, dtype, input_map=None
+        self,
+        layer_units,
+        activation,
+        head,
+        batch_norm,
+        epsilon,
+        dtype,
+        input_map=None,
+        embedding=None,
     ):
         self.layer_units = list(layer_units)
         self.input_map = input_map
+        self.embedding = embedding
         self.activation = activation
         self.head = head
         self.batch_norm = batch_norm
         self.epsilon = epsilon
-        self.params = np.zeros(n_parameters(self.layer_units, batch_norm), dtype)
+        n_params = n_parameters(self.layer_units, batch_norm)
+        if embedding is not None:
+            n_params += embedding.n_params
+        self.params = np.zeros(n_params, dtype)
         n_hidden_units = sum(self.layer_units[1:-1])
         self.stats = np.zeros(2 * n_hidden_units if batch_norm else 0, dtype)
         self.stats[n_hidden_units:] = 1.0
@@ -245,6 +282,13 @@ class Network:
         """``X`` through :attr:`input_map`, as every other method expects."""
         return X if self.input_map is None else self.input_map(X)
 
+    def embed(self, X):
+        """Inference-mode input of the first layer: mapped ``X`` through
+        :attr:`embedding`."""
+        if self.embedding is None:
+            return X
+        return self.embedding(X, self.views.embedding)
+
     def is_finite(self):
         """Whether the parameters are finite and no statistic is NaN.
 
@@ -278,6 +322,10 @@ class Network:
             coef[...] = rng.uniform(-bound, bound, size=coef.shape)
         for gamma in self.views.gammas:
             gamma[:] = 1.0
+        if self.embedding is not None:
+            embedding = np.zeros(self.embedding.n_params)
+            self.embedding.initialize(embedding, rng)
+            self.views.embedding[:] = embedding
 
     def forward(self, X, target, weights, workspace):
         """Training-mode forward pass of one mini-batch; returns its loss.
@@ -310,6 +358,10 @@ class Network:
         activate = ACTIVATIONS[self.activation]
 
         layer_input = X
+        if self.embedding is not None:
+            layer_input = self.embedding.forward(
+                X, views.embedding, ws.embedded[:m], ws.sines[:m]
+            )
         for i in range(self.n_layers - 1):
             activations = ws.activations[i][:m]
             if self.batch_norm:
@@ -369,10 +421,11 @@ class Network:
         grad_views = ws.gradient_views(grads, self)
         delta = ws.logits[:m]
         np.sum(delta, axis=0, out=grad_views.intercepts[-1])
+        inputs = X if self.embedding is None else ws.embedded[:m]
         for layer in range(self.n_layers - 1, -1, -1):
-            layer_input = X if layer == 0 else ws.outputs[layer - 1][:m]
-            if layer == 0 and sp.issparse(X):
-                grad_views.coefs[0][...] = X.T @ delta
+            layer_input = inputs if layer == 0 else ws.outputs[layer - 1][:m]
+            if layer == 0 and sp.issparse(layer_input):
+                grad_views.coefs[0][...] = layer_input.T @ delta
             else:
                 np.matmul(layer_input.T, delta, out=grad_views.coefs[layer])
             if layer == 0:
@@ -397,6 +450,13 @@ class Network:
             else:
                 np.sum(previous, axis=0, out=grad_views.intercepts[h])
             delta = previous
+        if self.embedding is not None:
+            n_inputs = self.embedding.n_inputs
+            grad_cosines = ws.grad_cosines[:m]
+            np.matmul(delta, views.coefs[0][n_inputs:].T, out=grad_cosines)
+            self.embedding.backward(
+                inputs, grad_cosines, ws.sines[:m], grad_views.embedding
+            )
 
         if l2_scale == 0:
             return 0.0
@@ -430,7 +490,7 @@ class Network:
     def _hidden_output(self, X, n_layers):
         """Inference-mode output of the first ``n_layers`` hidden layers."""
         activate = ACTIVATIONS[self.activation]
-        A = X
+        A = self.embed(X)
         for i in range(n_layers):
             A = self._pre_activation(A, i)
             activate(A)

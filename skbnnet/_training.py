@@ -244,7 +244,12 @@ class Trainer:
             else None
         )
         self._workspace = Workspace(
-            network.layer_units, n_rows, X.dtype, self.dropout, dropout_rng
+            network.layer_units,
+            n_rows,
+            X.dtype,
+            self.dropout,
+            dropout_rng,
+            network.embedding,
         )
         self._grads = np.empty_like(network.params)
         self._weights = np.empty(n_rows, dtype=X.dtype)

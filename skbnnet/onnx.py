@@ -19,7 +19,10 @@ The graph is the estimator's inference pass: stored batch-norm statistics
 only, no dropout, so a row's output does not depend on the other rows. With
 ``input_scaling="smooth_clip"`` (the default) the nodes of the fitted
 smooth clip come first, as the converter of ``SmoothClipScaler`` writes
-them.
+them. With ``numeric_embedding="periodic"`` the embedding follows:
+``Gather`` of the embedded columns, each repeated ``n_frequencies`` times,
+then ``Mul`` by the frequencies, ``Add`` of the phases, ``Cos``, and a
+``Concat`` of the inputs and the cosines, which the first layer reads.
 
 Folding batch norm into the weights
 -----------------------------------
@@ -184,6 +187,10 @@ def _network_output(scope, container, operator, model, dtype, output_map=None):
             name,
             (input_map.center, input_map.scale, input_map.clip),
             dtype,
+        )
+    if network.embedding is not None:
+        name = _periodic_nodes(
+            scope, container, name, network.embedding, network.views.embedding, dtype
         )
     for i, (W, b) in enumerate(layers):
         coef = scope.get_unique_variable_name("coefficient")
@@ -410,6 +417,45 @@ update_registered_converter(
 )
 
 
+def _constant(scope, container, name, value, dtype):
+    """Add an initializer of ``value`` in the export dtype; return its name."""
+    proto_dtype, np_dtype = dtype
+    value = np.asarray(value, dtype=np_dtype)
+    full = scope.get_unique_variable_name(name)
+    container.add_initializer(full, proto_dtype, list(value.shape), value.ravel())
+    return full
+
+
+def _node(scope, container, op, inputs, name, **attributes):
+    """Add one node of type ``op``; return the name of its output."""
+    output = scope.get_unique_variable_name(name)
+    container.add_node(
+        op, inputs, output, name=scope.get_unique_operator_name(op), **attributes
+    )
+    return output
+
+
+def _periodic_nodes(scope, container, X, embedding, params, dtype):
+    """Add the nodes of a periodic embedding of the tensor named `X`; return
+    the name of its output, the inputs followed by the cosines."""
+    if embedding.columns.size == 0:
+        return X
+    frequencies, phases = (
+        _constant(scope, container, name, values[None, :], dtype)
+        for name, values in zip(("frequencies", "phases"), embedding.split(params))
+    )
+    indices = scope.get_unique_variable_name("embedded_columns")
+    repeated = np.repeat(embedding.columns, embedding.n_frequencies)
+    container.add_initializer(
+        indices, onnx_proto.TensorProto.INT64, [repeated.size], repeated.tolist()
+    )
+    gathered = _node(scope, container, "Gather", [X, indices], "gathered", axis=1)
+    scaled = _node(scope, container, "Mul", [gathered, frequencies], "scaled")
+    angles = _node(scope, container, "Add", [scaled, phases], "angles")
+    cosines = _node(scope, container, "Cos", [angles], "cosines")
+    return _node(scope, container, "Concat", [X, cosines], "embedded", axis=1)
+
+
 def _smooth_clip_nodes(scope, container, X, smooth_clip, dtype):
     """Add the nodes of a smooth clip of the tensor named `X`; return the
     name of its output.
@@ -420,18 +466,12 @@ def _smooth_clip_nodes(scope, container, X, smooth_clip, dtype):
     ``+-c`` instead of overflowing (ONNX has no ``hypot``). NaN stays NaN.
     """
     center, scale, clip = smooth_clip
-    proto_dtype, np_dtype = dtype
 
     def constant(name, value):
-        value = np.asarray(value, dtype=np_dtype)
-        full = scope.get_unique_variable_name(name)
-        container.add_initializer(full, proto_dtype, list(value.shape), value.ravel())
-        return full
+        return _constant(scope, container, name, value, dtype)
 
     def node(op, inputs, name):
-        output = scope.get_unique_variable_name(name)
-        container.add_node(op, inputs, output, name=scope.get_unique_operator_name(op))
-        return output
+        return _node(scope, container, op, inputs, name)
 
     centred = node("Sub", [X, constant("center", center[None, :])], "centred")
     x = node("Div", [centred, constant("scale", scale[None, :])], "x")

@@ -207,6 +207,23 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
         by 0.14 points over 15 sets and the regressor's mean R² by 0.9 over
         7 (``benchmarks/TUNING_NOTES.md``, section 13).
 
+    numeric_embedding : {"periodic"} or None, default=None
+        Learned embedding of the numeric inputs before the first layer.
+        "periodic" gives the first layer each scaled input ``x_j`` and
+        ``n_frequencies`` features ``cos(f_jt * x_j + b_jt)`` whose
+        frequencies and phases train with the network (RealMLP's "PBLD"
+        embedding, the first layer acting as its per-feature projection): a
+        sharp or non-monotone effect of one input then costs the first layer
+        a few weights instead of many units. Inputs with two distinct values
+        or fewer in the first ``fit`` (indicators, one-hot columns) are
+        passed as they are, since any function of them is affine. The first
+        layer's fan-in grows to ``n_features_in_ + n_embedded *
+        n_frequencies``, and its cost with it; sparse input is made dense a
+        mini-batch at a time. None gives the first layer the inputs only.
+
+    n_frequencies : int, default=16
+        Cosines per embedded input under ``numeric_embedding="periodic"``.
+
     scale_target : bool, default=True
         Standardise the targets internally: the network learns
         ``(y - target_mean_) / target_scale_`` (weighted mean and standard
@@ -266,7 +283,9 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
         ``scale_target``).
 
     coefs_ : list of ndarray
-        Weight matrix of each layer, of shape (fan_in, fan_out).
+        Weight matrix of each layer, of shape (fan_in, fan_out). Under
+        ``numeric_embedding`` the first layer's rows are the inputs, then
+        the cosines of each embedded input in turn.
 
     intercepts_ : list of ndarray
         Biases of the layers that have one: the output layer with batch norm,
@@ -370,6 +389,8 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
         batch_norm_stats="running",
         dropout=0.0,
         input_scaling="smooth_clip",
+        numeric_embedding=None,
+        n_frequencies=16,
         scale_target=True,
         quantile=None,
     ):
@@ -403,6 +424,8 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
             batch_norm_stats=batch_norm_stats,
             dropout=dropout,
             input_scaling=input_scaling,
+            numeric_embedding=numeric_embedding,
+            n_frequencies=n_frequencies,
         )
         self.loss = loss
         self.scale_target = scale_target

@@ -26,6 +26,7 @@ ESTIMATORS = [
     BatchNormMLPClassifier(
         learning_rate="cosine", weight_decay=0.01, label_smoothing=0.1
     ),
+    BatchNormMLPClassifier(numeric_embedding="periodic"),
     BatchNormMLPRegressor(),
     BatchNormMLPRegressor(solver="sgd", nesterovs_momentum=True),
     BatchNormMLPRegressor(dropout=0.2),
@@ -37,6 +38,7 @@ ESTIMATORS = [
     BatchNormMLPRegressor(loss="quantile", quantile=0.5),
     BatchNormMLPRegressor(loss="quantile", quantile=0.8),
     BatchNormMLPRegressor(loss="poisson"),
+    BatchNormMLPRegressor(numeric_embedding="periodic", n_frequencies=4),
 ]
 
 DROPOUT_REASON = (

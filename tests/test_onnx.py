@@ -458,6 +458,18 @@ def test_smooth_clip_scaler_in_a_pipeline_matches_predict():
     _assert_labels_equal(label, model, X)
 
 
+def _assert_parity(model, X):
+    """A classifier's graph gives predict_proba and predict, a regressor's
+    predict."""
+    if isinstance(model, BatchNormMLPClassifier):
+        outputs = _run(_session(model, X, options={"zipmap": False}), X)
+        assert_allclose(outputs[1], model.predict_proba(X), atol=PROBA_TOL)
+        _assert_labels_equal(outputs[0], model, X)
+    else:
+        (output,) = _run(_session(model, X), X)
+        _assert_regression_parity(output, model, X)
+
+
 @pytest.mark.parametrize("Estimator", ["classifier", "regressor"])
 def test_input_scaling_exports_before_the_first_layer(Estimator):
     """The estimator's own smooth clip is in the graph: outliers far beyond
@@ -475,13 +487,30 @@ def test_input_scaling_exports_before_the_first_layer(Estimator):
         else:
             model = BatchNormMLPRegressor((16,), random_state=0).fit(X, y)
     assert np.abs(model.input_scale_).max() < 1e6
-    if Estimator == "classifier":
-        outputs = _run(_session(model, X_test, options={"zipmap": False}), X_test)
-        assert_allclose(outputs[1], model.predict_proba(X_test), atol=PROBA_TOL)
-        _assert_labels_equal(outputs[0], model, X_test)
-    else:
-        (output,) = _run(_session(model, X_test), X_test)
-        _assert_regression_parity(output, model, X_test)
+    _assert_parity(model, X_test)
     plain = model.set_params(input_scaling=None).fit(X, y)
     ops = [node.op_type for node in to_onnx(plain, X[:1]).graph.node]
     assert "Sub" not in ops and "Sqrt" not in ops
+
+
+@pytest.mark.parametrize("Estimator", ["classifier", "regressor"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_periodic_embedding_exports_before_the_first_layer(Estimator, dtype):
+    """numeric_embedding="periodic" exports as Gather, Mul, Add, Cos and
+    Concat before the first layer and reproduces predict, in the model's
+    own dtype; a binary column is passed through, not embedded."""
+    X, y = _data(3, dtype=dtype)
+    X[:, 1] = X[:, 1] > 0
+    params = dict(numeric_embedding="periodic", n_frequencies=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning
+        if Estimator == "classifier":
+            model = _clf(**params).fit(X, y)
+        else:
+            model = BatchNormMLPRegressor((16,), random_state=0, **params).fit(X, y)
+    embedding = model._network.embedding
+    assert 1 not in embedding.columns
+    assert model.coefs_[0].shape[0] == X.shape[1] + 3 * (X.shape[1] - 1)
+    ops = [node.op_type for node in to_onnx(model, X[:1]).graph.node]
+    assert {"Gather", "Cos", "Concat"} <= set(ops)
+    _assert_parity(model, X)

@@ -10,11 +10,13 @@ near-identical rows in a batch of two) that say nothing about them.
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from skbnnet import BatchNormMLPClassifier
+from skbnnet._embeddings import PeriodicEmbedding
 from skbnnet._heads import (
     AbsoluteError,
     Huber,
@@ -277,6 +279,12 @@ def test_gradient_matches_finite_differences(
         )
         assume(kink_distance > 1e-4)
 
+    _assert_matches_finite_differences(network, args, grads, workspace)
+
+
+def _assert_matches_finite_differences(network, args, grads, workspace):
+    """``grads`` equal central finite differences of the loss of ``args``
+    (relative error < 1e-6)."""
     scratch = np.empty_like(grads)
     numeric = np.empty_like(grads)
     step = 1e-6
@@ -291,6 +299,55 @@ def test_gradient_matches_finite_differences(
 
     error = np.linalg.norm(numeric - grads) / np.linalg.norm(numeric + grads)
     assert error < 1e-6
+
+
+@pytest.mark.parametrize("activation", ["identity", "tanh"])
+@pytest.mark.parametrize("batch_norm", [True, False])
+@pytest.mark.parametrize("out", ["softmax", "identity"])
+@pytest.mark.parametrize("sparse", [False, True])
+@settings(max_examples=5, deadline=None, derandomize=True)
+@given(
+    n_features=st.integers(1, 4),
+    n_frequencies=st.integers(1, 3),
+    hidden=st.lists(st.integers(1, 4), min_size=1, max_size=2),
+    n_rows=st.integers(2, 6),
+    seed=seeds,
+)
+def test_periodic_embedding_gradient_matches_finite_differences(
+    activation, batch_norm, out, sparse, n_features, n_frequencies, hidden, n_rows, seed
+):
+    """Backprop through a periodic embedding of some of the inputs (its
+    frequencies and phases as well as the network behind it) equals central
+    finite differences, for dense and sparse inputs."""
+    rng = np.random.RandomState(seed)
+    columns = np.flatnonzero(rng.rand(n_features) < 0.7)
+    embedding = PeriodicEmbedding(n_features, columns, n_frequencies)
+    units = [embedding.n_outputs, *hidden, 2]
+    network = Network(
+        units,
+        activation,
+        _head(out, 2, 0.0),
+        batch_norm,
+        1e-5,
+        np.float64,
+        embedding=embedding,
+    )
+    network.initialize(rng)
+    network.params += 0.1 * rng.standard_normal(network.params.shape)
+    X = rng.standard_normal((n_rows, n_features))
+    if sparse:
+        X[rng.rand(*X.shape) < 0.5] = 0.0
+        X = sp.csr_matrix(X)
+    if out == "softmax":
+        target = rng.randint(2, size=n_rows)
+    else:
+        target = rng.standard_normal((n_rows, 2))
+    sample_weight = rng.uniform(0.5, 2.0, size=n_rows)
+    workspace = Workspace(units, n_rows, np.float64, embedding=embedding)
+    grads = np.empty_like(network.params)
+    args = (X, target, sample_weight, 0.1)
+    _loss(network, *args, grads, workspace)
+    _assert_matches_finite_differences(network, args, grads, workspace)
 
 
 positive = st.floats(1e-300, 1e300)
