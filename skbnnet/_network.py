@@ -33,6 +33,9 @@ from ._fused import (
 )
 from ._layers import ACTIVATIONS, batch_norm_inference_params, dropout_mask
 
+#: Values of embedded inputs computed at once at inference (4 MiB in float32).
+EMBEDDED_CHUNK = 2**20
+
 
 def _dot(X, W, out=None):
     """``X @ W`` for dense or sparse ``X``, optionally into ``out``."""
@@ -543,6 +546,20 @@ class Network:
     def raw_output(self, X):
         """The output layer's values in inference mode (stored statistics
         only), before the head's inverse link."""
+        if self.embedding is not None:
+            # Embedded rows are up to n_frequencies + 1 times as wide as the
+            # inputs: in chunks of EMBEDDED_CHUNK values they stay small.
+            rows = max(1, EMBEDDED_CHUNK // self.embedding.n_outputs)
+            if X.shape[0] > rows:
+                return np.concatenate(
+                    [
+                        self._raw_output(X[start : start + rows])
+                        for start in range(0, X.shape[0], rows)
+                    ]
+                )
+        return self._raw_output(X)
+
+    def _raw_output(self, X):
         A = self._hidden_output(X, self.n_layers - 1)
         logits = _dot(A, self.views.coefs[-1])
         logits += self.views.intercepts[-1]

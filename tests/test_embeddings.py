@@ -148,3 +148,20 @@ def test_kernel_refuses_columns_outside_the_inputs():
     E = np.zeros((2, 3 + 2))
     with pytest.raises(ValueError, match=r"column 3 is not in \[0, 3\)"):
         periodic_forward(E, 3, np.array([3], dtype=np.intp), np.ones(2), np.ones(2))
+
+
+def test_inference_in_chunks_equals_one_pass(monkeypatch):
+    """Predictions are computed a chunk of rows at a time under an embedding
+    (its rows are n_frequencies + 1 times wider than the inputs): the same
+    values as in one pass."""
+    X, y = make_regression(50, 3, random_state=0)
+    model = BatchNormMLPRegressor(
+        hidden_layer_sizes=(6,), numeric_embedding="periodic", max_iter=5
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning
+        model.fit(X, y)
+    whole = model.predict(X)
+    # 3 + 3 * 16 = 51 values per row: chunks of 2 rows.
+    monkeypatch.setattr("skbnnet._network.EMBEDDED_CHUNK", 102)
+    assert_allclose(model.predict(X), whole, rtol=1e-12)
