@@ -193,6 +193,15 @@ def _plain(value):
 #: early measured no gain): benchmarks/TUNING_NOTES.md, section 11.
 AUTO_EARLY_STOPPING_ROWS = (200, 1000)
 
+#: ``numeric_embedding="auto"`` embeds the inputs of a first fit on at least
+#: this many rows (below, the embedding's capacity overfitted: 5 of the 6
+#: tabular sets under 500 training rows lost 1.9 to 7 points, 10 of the 11
+#: at 500 or more gained or kept their score; TUNING_NOTES section 14) and
+#: at most this many inputs to embed (the first layer grows by
+#: n_frequencies units of fan-in per embedded input).
+AUTO_EMBEDDING_MIN_ROWS = 500
+AUTO_EMBEDDING_MAX_COLUMNS = 100
+
 _CALLBACK_SUPPORT = () if CallbackSupportMixin is None else (CallbackSupportMixin,)
 
 
@@ -242,7 +251,7 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
         "batch_norm_stats": [StrOptions({"running", "population"})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "input_scaling": [StrOptions({"smooth_clip"}), None],
-        "numeric_embedding": [StrOptions({"periodic"}), None],
+        "numeric_embedding": [StrOptions({"auto", "periodic"}), None],
         "n_frequencies": [Interval(Integral, 1, None, closed="left")],
     }
 
@@ -675,11 +684,7 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
             # Settings of the loss (label smoothing) may change between calls.
             network.head = head
             return network, self._history(early_stopping)
-        embedding = None
-        if self.numeric_embedding is not None:
-            embedding = PeriodicEmbedding(
-                X.shape[1], embedded_columns(X, sample_weight), self.n_frequencies
-            )
+        embedding = self._embedding(X, sample_weight)
         n_inputs = X.shape[1] if embedding is None else embedding.n_outputs
         layer_units = [n_inputs, *hidden_layer_sizes, head.n_outputs]
         network = Network(
@@ -699,6 +704,19 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
         if bias is not None:
             network.views.intercepts[-1][:] = bias
         return network, History(early_stopping=early_stopping)
+
+    def _embedding(self, X, sample_weight):
+        """The input embedding of a new network, or None."""
+        if self.numeric_embedding is None or (
+            self.numeric_embedding == "auto" and X.shape[0] < AUTO_EMBEDDING_MIN_ROWS
+        ):
+            return None
+        columns = embedded_columns(X, sample_weight)
+        if self.numeric_embedding == "auto" and (
+            columns.size == 0 or columns.size > AUTO_EMBEDDING_MAX_COLUMNS
+        ):
+            return None
+        return PeriodicEmbedding(X.shape[1], columns, self.n_frequencies)
 
     def _plan_validation(
         self,
@@ -792,7 +810,8 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
                 ]
             )
             or (network.input_map is None) != (self.input_scaling is None)
-            or (network.embedding is None) != (self.numeric_embedding is None)
+            or (network.embedding is not None and self.numeric_embedding is None)
+            or (network.embedding is None and self.numeric_embedding == "periodic")
             or (
                 network.embedding is not None
                 and network.embedding.n_frequencies != self.n_frequencies

@@ -30,13 +30,13 @@ from ._fused import periodic_backward, periodic_forward
 FREQUENCY_STD = 0.1
 
 
-def embedded_columns(X, sample_weight, chunk_rows=4096):
+def embedded_columns(X, sample_weight, chunk_size=2**16):
     """Indices of the columns of ``X`` with more than two distinct values.
 
     Only rows of positive weight count, so that a zero weight is the same as
     leaving the row out. Sparse columns count their implicit zeros. Dense
-    rows are read in chunks of ``chunk_rows``, so nothing of the size of
-    ``X`` is allocated.
+    rows are read in chunks of about ``chunk_size`` values, so nothing of
+    the size of ``X`` is allocated.
     """
     positive = sample_weight > 0
     if not positive.any():
@@ -49,10 +49,13 @@ def embedded_columns(X, sample_weight, chunk_rows=4096):
         third = (X.data != low[X.indices]) & (X.data != high[X.indices])
         return np.unique(X.indices[third]).astype(np.intp)
 
+    chunk_rows = max(1, chunk_size // max(1, X.shape[1]))
+
     def blocks():
         for start in range(0, X.shape[0], chunk_rows):
             rows = slice(start, start + chunk_rows)
-            yield X[rows][positive[rows]]
+            kept = positive[rows]
+            yield X[rows] if kept.all() else X[rows][kept]
 
     low = np.min([block.min(axis=0) for block in blocks() if block.size], axis=0)
     high = np.max([block.max(axis=0) for block in blocks() if block.size], axis=0)

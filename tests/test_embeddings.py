@@ -33,7 +33,9 @@ def test_periodic_embedding_learns_a_periodic_boundary():
     X, y = _periodic_data(1200, 0)
     X_test, y_test = _periodic_data(1000, 1)
     params = dict(hidden_layer_sizes=(8,), input_scaling=None, max_iter=100)
-    plain = BatchNormMLPClassifier(random_state=0, **params).fit(X, y)
+    plain = BatchNormMLPClassifier(
+        numeric_embedding=None, random_state=0, **params
+    ).fit(X, y)
     embedded = BatchNormMLPClassifier(
         numeric_embedding="periodic", random_state=0, **params
     ).fit(X, y)
@@ -76,7 +78,7 @@ def test_embedded_columns_dense_sparse_and_weights():
     weights = np.ones(4)
     for data in (X, sp.csr_matrix(X), sp.csc_matrix(X)):
         assert_array_equal(embedded_columns(data, weights), [1, 3])
-        assert_array_equal(embedded_columns(data, weights, chunk_rows=1), [1, 3])
+        assert_array_equal(embedded_columns(data, weights, chunk_size=1), [1, 3])
     # Without row 3, column 1 has one value and column 3 two.
     weights[3] = 0.0
     assert embedded_columns(X, weights).size == 0
@@ -165,3 +167,25 @@ def test_inference_in_chunks_equals_one_pass(monkeypatch):
     # 3 + 3 * 16 = 51 values per row: chunks of 2 rows.
     monkeypatch.setattr("skbnnet._network.EMBEDDED_CHUNK", 102)
     assert_allclose(model.predict(X), whole, rtol=1e-12)
+
+
+@pytest.mark.parametrize("Estimator", [BatchNormMLPClassifier, BatchNormMLPRegressor])
+def test_auto_embeds_from_500_rows_and_up_to_100_inputs(Estimator):
+    """The default "auto" embeds a first fit of 500 rows, not one of 499,
+    nor one with more than 100 inputs to embed or none at all."""
+    rng = np.random.RandomState(0)
+
+    def embedded(n_samples, n_features, binary=False):
+        X = rng.rand(n_samples, n_features)
+        if binary:
+            X = np.round(X)
+        model = Estimator(hidden_layer_sizes=(3,), max_iter=1, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ConvergenceWarning
+            model.fit(X, (X[:, 0] > 0.5).astype(int))
+        return model._network.embedding is not None
+
+    assert Estimator().numeric_embedding == "auto"
+    assert embedded(500, 3) and not embedded(499, 3)
+    assert embedded(500, 100) and not embedded(500, 101)
+    assert not embedded(600, 3, binary=True)
