@@ -49,6 +49,10 @@ cdef extern from "_kernels.h" nogil:
                                      const Py_ssize_t*, const float*, double)
     double softmax_cross_entropy_f64(double*, Py_ssize_t, Py_ssize_t,
                                      const Py_ssize_t*, const double*, double)
+    void smooth_clip_f32(const float*, Py_ssize_t, Py_ssize_t, const float*,
+                         const float*, float, float, float*)
+    void smooth_clip_f64(const double*, Py_ssize_t, Py_ssize_t, const double*,
+                         const double*, double, double, double*)
     void periodic_forward_f32(float*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                               const Py_ssize_t*, Py_ssize_t, Py_ssize_t,
                               const float*, const float*, float*)
@@ -411,3 +415,29 @@ def periodic_backward(const floating[:, ::1] G, const floating[:, ::1] E,
             periodic_backward_f64(&G[0, 0], &E[0, 0], m, E.shape[1],
                                   &columns[0], columns.shape[0], k, &sines[0, 0],
                                   &grad_frequencies[0], &grad_phases[0])
+
+
+def smooth_clip_rows(const floating[:, ::1] X, const floating[::1] center,
+                     const floating[::1] scale, double clip,
+                     floating[:, ::1] out):
+    """``x = (X - center) / scale``, then ``x / sqrt(1 + (x / clip) ** 2)``
+    into ``out``, in one pass.
+
+    Computed as ``(x / hypot(clip, x)) * clip`` after infinities become the
+    dtype's largest number, so nothing overflows: outliers map to
+    ``+-clip``, and NaN stays NaN.
+    """
+    cdef Py_ssize_t m = X.shape[0], n = X.shape[1]
+    cdef floating largest = 3.4028234663852886e38 if floating is float else 1.7976931348623157e308
+    _check(center.shape[0], n, "center")
+    _check(scale.shape[0], n, "scale")
+    _check_shape(out.shape, m, n, "out")
+    if m == 0 or n == 0:
+        return
+    with nogil:
+        if floating is float:
+            smooth_clip_f32(&X[0, 0], m, n, &center[0], &scale[0], clip,
+                            largest, &out[0, 0])
+        else:
+            smooth_clip_f64(&X[0, 0], m, n, &center[0], &scale[0], clip,
+                            largest, &out[0, 0])

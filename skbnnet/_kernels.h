@@ -31,7 +31,7 @@
 /* Activation codes of activation_backward; skbnnet/_fused.pyx maps names. */
 enum { SKB_IDENTITY = 0, SKB_LOGISTIC = 1, SKB_TANH = 2, SKB_RELU = 3 };
 
-#define SKB_KERNELS(T, SFX, SQRT, EXP, LOG, COS, SIN)                          \
+#define SKB_KERNELS(T, SFX, SQRT, EXP, LOG, COS, SIN, HYPOT)                   \
                                                                                \
 /* Adam on scaled moments: m = b1 m + g, v = b2 v + g^2,                       \
  * p -= lr m / (sqrt(v) + eps). */                                             \
@@ -225,6 +225,25 @@ static double softmax_cross_entropy_##SFX(                                     \
     return loss;                                                               \
 }                                                                              \
                                                                                \
+/* Smooth clip of X (m, n) into out: x = (X - center) / scale, infinities   \
+ * as +-largest, then (x / hypot(c, x)) * c, which squares nothing and so   \
+ * cannot overflow. NaN stays NaN. */                                         \
+SKB_CLONES static void smooth_clip_##SFX(                                      \
+    const T *restrict X, ptrdiff_t m, ptrdiff_t n, const T *restrict center,   \
+    const T *restrict scale, T c, T largest, T *restrict out)                  \
+{                                                                              \
+    for (ptrdiff_t i = 0; i < m; i++) {                                        \
+        const T *row = X + i * n;                                              \
+        T *o = out + i * n;                                                    \
+        for (ptrdiff_t j = 0; j < n; j++) {                                    \
+            T x = (row[j] - center[j]) / scale[j];                             \
+            x = x > largest ? largest : x;                                     \
+            x = x < -largest ? -largest : x;                                   \
+            o[j] = (x / HYPOT(c, x)) * c;                                      \
+        }                                                                      \
+    }                                                                          \
+}                                                                              \
+                                                                               \
 /* Periodic features of the inputs held in the first p columns of E (m, w):  \
  * for embedded feature e of column cols[e] and frequency t < k,             \
  * E[i, p + e k + t] = cos(z) with z = f[e k + t] E[i, cols[e]] + b[e k + t],\
@@ -274,7 +293,7 @@ static void periodic_backward_##SFX(                                           \
     }                                                                          \
 }
 
-SKB_KERNELS(float, f32, sqrtf, expf, logf, cosf, sinf)
-SKB_KERNELS(double, f64, sqrt, exp, log, cos, sin)
+SKB_KERNELS(float, f32, sqrtf, expf, logf, cosf, sinf, hypotf)
+SKB_KERNELS(double, f64, sqrt, exp, log, cos, sin, hypot)
 
 #endif

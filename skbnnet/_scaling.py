@@ -15,6 +15,8 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
+from ._fused import smooth_clip_rows
+
 #: Elements mapped at a time by :func:`smooth_clip`, bounding its
 #: temporaries (1 MiB of float32).
 _CHUNK_SIZE = 2**18
@@ -153,25 +155,17 @@ def smooth_clip(X, center, scale, clip):
         X.data = smooth_clip(X.data[None, :], 0.0, scale[X.indices], clip)[0]
         return X
     dtype = X.dtype
-    clip = dtype.type(clip)
-    largest = np.finfo(dtype).max
-    center = np.asarray(center, dtype=dtype)
-    scale = np.asarray(scale, dtype=dtype)
+    center = np.ascontiguousarray(center, dtype=dtype)
+    if center.ndim == 0:  # the sparse values' 0
+        center = np.full(X.shape[1:], center)
+    scale = np.ascontiguousarray(scale, dtype=dtype)
     out = np.empty(X.shape, dtype=dtype)
     chunk = max(1, _CHUNK_SIZE // max(1, X.shape[1]))
-    # By chunks of rows, in place: one copy of X at most, whatever its size.
-    with np.errstate(over="ignore"):  # far outliers clip to +-clip
-        for start in range(0, X.shape[0], chunk):
-            x = out[start : start + chunk]
-            np.subtract(X[start : start + chunk], center, out=x)
-            x /= scale
-            # Infinities as the largest number, which maps to clip: then
-            # x / sqrt(1 + (x / c)**2) as c * x / hypot(c, x), which squares
-            # nothing, cannot overflow. NaN stays NaN.
-            np.minimum(x, largest, out=x)
-            np.maximum(x, -largest, out=x)
-            x /= np.hypot(clip, x)
-            x *= clip
+    # By chunks of rows: one copy of X at most (and a chunk of it when X is
+    # not C-contiguous), whatever its size; one pass of the fused kernel.
+    for start in range(0, X.shape[0], chunk):
+        rows = slice(start, start + chunk)
+        smooth_clip_rows(np.ascontiguousarray(X[rows]), center, scale, clip, out[rows])
     return out
 
 
