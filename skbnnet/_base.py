@@ -194,8 +194,8 @@ def _plain(value):
 AUTO_EARLY_STOPPING_ROWS = (200, 1000)
 
 #: ``numeric_embedding="auto"`` embeds the inputs of a first fit on at least
-#: this many rows (below, the embedding's capacity overfitted: 5 of the 6
-#: tabular sets under 500 training rows lost 1.9 to 7 points, 10 of the 11
+#: this many rows (below, the embedding's capacity overfitted: 5 of the 7
+#: tabular sets under 500 training rows lost 1.9 to 7.1 points, 12 of the 15
 #: at 500 or more gained or kept their score; TUNING_NOTES section 14) and
 #: at most this many inputs to embed (the first layer grows by
 #: n_frequencies units of fan-in per embedded input).

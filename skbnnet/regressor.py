@@ -222,9 +222,9 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
         mini-batch at a time. "auto" embeds when the first ``fit`` or
         ``partial_fit`` call has at least 500 rows and at most 100 inputs to
         embed: on the tabular benchmark the embedding gained on sets of 500
-        training rows or more (classification +0.41 points over 11 sets,
-        regression R² +1.1 over 5) and overfitted smaller ones (-1.9 to -7
-        on 5 of 6), at about 5 times the fit time
+        training rows or more (classification +0.34 points over 10 sets,
+        regression R² +1.1 over 5) and overfitted most smaller ones (-1.9 to
+        -7.1 on 5 of 7), at about 5 times the fit time
         (``benchmarks/TUNING_NOTES.md``, section 14). A warm start keeps
         what the first call chose. None gives the first layer the inputs
         only (0.2's behaviour).
