@@ -155,9 +155,10 @@ def smooth_clip(X, center, scale, clip):
         X.data = smooth_clip(X.data[None, :], 0.0, scale[X.indices], clip)[0]
         return X
     dtype = X.dtype
-    center = np.ascontiguousarray(center, dtype=dtype)
+    center = np.asarray(center, dtype=dtype)
     if center.ndim == 0:  # the sparse values' 0
         center = np.full(X.shape[1:], center)
+    center = np.ascontiguousarray(center)
     scale = np.ascontiguousarray(scale, dtype=dtype)
     out = np.empty(X.shape, dtype=dtype)
     chunk = max(1, _CHUNK_SIZE // max(1, X.shape[1]))

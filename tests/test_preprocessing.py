@@ -4,11 +4,13 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skbnnet import BatchNormMLPClassifier, BatchNormMLPRegressor
+from skbnnet._scaling import smooth_clip
 from skbnnet.preprocessing import SmoothClipScaler
 
 
@@ -169,3 +171,18 @@ def test_statistics_come_from_the_first_call(Estimator):
     with pytest.raises(ValueError, match="input_scaling"):
         est.partial_fit(X[later], y[later])
     assert_array_equal(est.input_center_, center)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_smooth_clip_of_sparse_values_equals_dense(dtype):
+    """The fused kernel maps a sparse matrix's stored values (centre 0, each
+    value scaled by its column's divisor) exactly as the dense map does."""
+    rng = np.random.RandomState(0)
+    X = (10 * rng.standard_normal((30, 5))).astype(dtype)
+    X[rng.rand(*X.shape) < 0.6] = 0.0
+    scale = rng.uniform(0.5, 2.0, 5)
+    dense = smooth_clip(X, np.zeros(5), scale, 3.0)
+    for format in ("csr", "csc"):
+        sparse = smooth_clip(sp.csr_matrix(X).asformat(format), 0.0, scale, 3.0)
+        assert sparse.dtype == dtype
+        assert_array_equal(sparse.toarray(), dense)
