@@ -22,7 +22,10 @@ smooth clip come first, as the converter of ``SmoothClipScaler`` writes
 them. With ``numeric_embedding="periodic"`` the embedding follows:
 ``Gather`` of the embedded columns, each repeated ``n_frequencies`` times,
 then ``Mul`` by the frequencies, ``Add`` of the phases, ``Cos``, and a
-``Concat`` of the inputs and the cosines, which the first layer reads.
+``Concat`` of the inputs and the cosines, which the first layer reads. In
+a double graph the cosines are computed in float (older onnxruntime
+releases have no double ``Cos``), so an embedded model's double graph
+matches ``predict`` to about float32 precision.
 
 Folding batch norm into the weights
 -----------------------------------
@@ -452,7 +455,15 @@ def _periodic_nodes(scope, container, X, embedding, params, dtype):
     gathered = _node(scope, container, "Gather", [X, indices], "gathered", axis=1)
     scaled = _node(scope, container, "Mul", [gathered, frequencies], "scaled")
     angles = _node(scope, container, "Add", [scaled, phases], "angles")
+    float_type, proto_dtype = onnx_proto.TensorProto.FLOAT, dtype[0]
+    if proto_dtype != float_type:
+        # onnxruntime 1.23 (CI's oldest setup) has no double Cos kernel.
+        angles = _node(scope, container, "Cast", [angles], "angles32", to=float_type)
     cosines = _node(scope, container, "Cos", [angles], "cosines")
+    if proto_dtype != float_type:
+        cosines = _node(
+            scope, container, "Cast", [cosines], "cosines64", to=proto_dtype
+        )
     return _node(scope, container, "Concat", [X, cosines], "embedded", axis=1)
 
 
