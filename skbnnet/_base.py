@@ -707,8 +707,10 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
 
     def _embedding(self, X, sample_weight):
         """The input embedding of a new network, or None."""
+        # Rows of zero weight do not count, as if left out.
+        n_rows = np.count_nonzero(sample_weight > 0)
         if self.numeric_embedding is None or (
-            self.numeric_embedding == "auto" and X.shape[0] < AUTO_EMBEDDING_MIN_ROWS
+            self.numeric_embedding == "auto" and n_rows < AUTO_EMBEDDING_MIN_ROWS
         ):
             return None
         columns = embedded_columns(X, sample_weight)

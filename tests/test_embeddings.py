@@ -171,21 +171,26 @@ def test_inference_in_chunks_equals_one_pass(monkeypatch):
 
 @pytest.mark.parametrize("Estimator", [BatchNormMLPClassifier, BatchNormMLPRegressor])
 def test_auto_embeds_from_500_rows_and_up_to_100_inputs(Estimator):
-    """The default "auto" embeds a first fit of 500 rows, not one of 499,
-    nor one with more than 100 inputs to embed or none at all."""
+    """The default "auto" embeds a first fit of 500 rows (of positive
+    weight), not one of 499, nor one with more than 100 inputs to embed or
+    none at all."""
     rng = np.random.RandomState(0)
 
-    def embedded(n_samples, n_features, binary=False):
+    def embedded(n_samples, n_features, binary=False, zero_weights=0):
         X = rng.rand(n_samples, n_features)
         if binary:
             X = np.round(X)
+        weights = np.ones(n_samples)
+        weights[:zero_weights] = 0.0
         model = Estimator(hidden_layer_sizes=(3,), max_iter=1, random_state=0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # ConvergenceWarning
-            model.fit(X, (X[:, 0] > 0.5).astype(int))
+            model.fit(X, (X[:, 0] > 0.5).astype(int), sample_weight=weights)
         return model._network.embedding is not None
 
     assert Estimator().numeric_embedding == "auto"
     assert embedded(500, 3) and not embedded(499, 3)
+    # A row of zero weight is a row left out.
+    assert not embedded(500, 3, zero_weights=1)
     assert embedded(500, 100) and not embedded(500, 101)
     assert not embedded(600, 3, binary=True)
