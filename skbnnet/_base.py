@@ -34,6 +34,7 @@ from ._compat import (
     validate_data,
 )
 from ._embeddings import PeriodicEmbedding, embedded_columns
+from ._ensemble import MemberAdapters
 from ._network import Network
 from ._optimizers import AdamOptimizer, RMSpropOptimizer, SGDOptimizer
 from ._scaling import SmoothClip
@@ -253,6 +254,7 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
         "input_scaling": [StrOptions({"smooth_clip"}), None],
         "numeric_embedding": [StrOptions({"auto", "periodic"}), None],
         "n_frequencies": [Interval(Integral, 1, None, closed="left")],
+        "n_members": [Interval(Integral, 1, None, closed="left")],
     }
 
     @abstractmethod
@@ -290,6 +292,7 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
         input_scaling,
         numeric_embedding,
         n_frequencies,
+        n_members,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -322,6 +325,7 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
         self.input_scaling = input_scaling
         self.numeric_embedding = numeric_embedding
         self.n_frequencies = n_frequencies
+        self.n_members = n_members
 
     # Task hooks ------------------------------------------------------------
 
@@ -698,6 +702,11 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
                 None if self.input_scaling is None else SmoothClip.fit(X, sample_weight)
             ),
             embedding=embedding,
+            members=(
+                None
+                if self.n_members == 1
+                else MemberAdapters(self.n_members, n_inputs)
+            ),
         )
         network.initialize(rng)
         bias = head.initial_bias(target, sample_weight)
@@ -818,12 +827,14 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
                 network.embedding is not None
                 and network.embedding.n_frequencies != self.n_frequencies
             )
+            or network.n_members != self.n_members
         ):
             raise ValueError(
                 "warm_start and partial_fit continue the fitted network, so "
                 "hidden_layer_sizes, activation, batch_norm, "
                 "batch_norm_epsilon, input_scaling, numeric_embedding, "
-                "n_frequencies and the loss's link cannot change between calls."
+                "n_frequencies, n_members and the loss's link cannot change "
+                "between calls."
             )
 
     def _make_optimizer(self, network):
@@ -937,6 +948,19 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
         with np.errstate(over="ignore", under="ignore"):
             network = self._network
             return network.infer(network.map_inputs(self._validate_X_predict(X)))
+
+    def _member_forward(self, X):
+        """Each ensemble member's outputs of the head, shape (n_samples,
+        n_members, n_outputs)."""
+        check_is_fitted(self)
+        with np.errstate(over="ignore", under="ignore"):
+            network = self._network
+            raw = network.member_outputs(
+                network.map_inputs(self._validate_X_predict(X))
+            )
+            flat = raw.reshape(-1, raw.shape[2])
+            network.head.inverse_link(flat)
+            return flat.reshape(raw.shape)
 
     def _validate_X_predict(self, X):
         """Validate X for prediction, cast to the network's dtype.

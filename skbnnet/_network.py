@@ -5,12 +5,16 @@ or ``Linear (with bias) -> activation -> dropout`` without batch norm; the
 output layer is ``Linear (with bias)`` followed by a head of
 :mod:`skbnnet._heads`, which owns the loss, its gradient and the inverse link.
 An optional numeric embedding of :mod:`skbnnet._embeddings` maps the inputs
-before the first layer, whose fan-in is then the embedding's width.
+before the first layer, whose fan-in is then the embedding's width. With
+member adapters of :mod:`skbnnet._ensemble` every row passes through the
+layers once per ensemble member, as that many rows of the batch, and the
+members' outputs are averaged at inference.
 
 All trainable parameters live in one flat vector, laid out as every weight
 matrix first (so L2 weight decay is one slice), then each hidden layer's
 ``gamma`` and ``beta`` (or bias), then the output bias, then the
-embedding's parameters (neither decayed nor penalised). The batch-norm
+embedding's parameters, then the member adapters of
+:mod:`skbnnet._ensemble` (neither decayed nor penalised). The batch-norm
 statistics used at inference live in a second flat vector: every layer's
 mean, then every layer's variance. Per-layer arrays are views into these
 vectors; views do not survive pickling, so the network pickles the flat
@@ -33,7 +37,8 @@ from ._fused import (
 )
 from ._layers import ACTIVATIONS, batch_norm_inference_params, dropout_mask
 
-#: Values of embedded inputs computed at once at inference (4 MiB in float32).
+#: Values of the first layer's inputs computed at once at inference when an
+#: embedding or ensemble members widen them (4 MiB in float32).
 EMBEDDED_CHUNK = 2**20
 
 
@@ -62,9 +67,11 @@ class ParameterViews:
         output layer only with it.
     embedding : ndarray
         The embedding's parameters (empty without one).
+    members : ndarray
+        The member adapters (empty without them).
     """
 
-    def __init__(self, flat, layer_units, batch_norm):
+    def __init__(self, flat, layer_units, batch_norm, n_embedding_params=0):
         offset = 0
         self.coefs = []
         for fan_in, fan_out in pairwise(layer_units):
@@ -87,7 +94,8 @@ class ParameterViews:
             else:
                 self.intercepts.append(take(units))
         self.intercepts.append(take(layer_units[-1]))
-        self.embedding = flat[offset:]
+        self.embedding = take(n_embedding_params)
+        self.members = flat[offset:]
 
 
 def split_by_layer(flat, hidden_units):
@@ -122,6 +130,10 @@ class Workspace:
     embedding : PeriodicEmbedding, default=None
         The network's input embedding, whose outputs, sines and gradients
         need room per batch.
+    members : MemberAdapters, default=None
+        The network's ensemble members: the layers' arrays hold
+        ``n_members`` rows per row of the batch, and the members' inputs and
+        their gradient need room.
     """
 
     def __init__(
@@ -132,11 +144,13 @@ class Workspace:
         dropout=0.0,
         dropout_rng=None,
         embedding=None,
+        members=None,
     ):
         hidden = layer_units[1:-1]
+        n_batch_rows = n_rows if members is None else n_rows * members.n_members
 
         def buffers():
-            return [np.empty((n_rows, units), dtype=dtype) for units in hidden]
+            return [np.empty((n_batch_rows, units), dtype=dtype) for units in hidden]
 
         self.dropout = dropout
         self.dropout_rng = dropout_rng
@@ -149,7 +163,7 @@ class Workspace:
         else:
             self.masks = None
             self.outputs = self.activations
-        self.logits = np.empty((n_rows, layer_units[-1]), dtype=dtype)
+        self.logits = np.empty((n_batch_rows, layer_units[-1]), dtype=dtype)
         self.inv_stds = [np.empty(units, dtype=dtype) for units in hidden]
         # Batch means then batch variances, laid out like Network.stats, and
         # per-layer views of each half.
@@ -163,6 +177,10 @@ class Workspace:
             self.embedded = np.empty((n_rows, embedding.n_outputs), dtype=dtype)
             self.sines = np.empty((n_rows, n_cosines), dtype=dtype)
             self.grad_cosines = np.empty((n_rows, n_cosines), dtype=dtype)
+        if members is not None:
+            shape = (n_batch_rows, layer_units[0])
+            self.member_inputs = np.empty(shape, dtype=dtype)
+            self.grad_member_inputs = np.empty(shape, dtype=dtype)
         self._grads = self._grad_views = None
 
     def gradient_views(self, grads, network):
@@ -201,6 +219,9 @@ class Network:
     embedding : PeriodicEmbedding, default=None
         Learned map of the mapped inputs into the first layer, trained with
         the network; ``layer_units[0]`` is then its ``n_outputs``.
+    members : MemberAdapters, default=None
+        Ensemble members sharing every weight, each with its own adapter of
+        the first layer's input; None for a single network.
     """
 
     def __init__(
@@ -213,17 +234,20 @@ class Network:
         dtype,
         input_map=None,
         embedding=None,
+        members=None,
     ):
         self.layer_units = list(layer_units)
         self.input_map = input_map
         self.embedding = embedding
+        self.members = members
         self.activation = activation
         self.head = head
         self.batch_norm = batch_norm
         self.epsilon = epsilon
         n_params = n_parameters(self.layer_units, batch_norm)
-        if embedding is not None:
-            n_params += embedding.n_params
+        for extra in (embedding, members):
+            if extra is not None:
+                n_params += extra.n_params
         self.params = np.zeros(n_params, dtype)
         n_hidden_units = sum(self.layer_units[1:-1])
         self.stats = np.zeros(2 * n_hidden_units if batch_norm else 0, dtype)
@@ -239,7 +263,8 @@ class Network:
 
     def unpack(self, flat):
         """Per-layer views into ``flat``, laid out like the parameters."""
-        return ParameterViews(flat, self.layer_units, self.batch_norm)
+        n_embedding = 0 if self.embedding is None else self.embedding.n_params
+        return ParameterViews(flat, self.layer_units, self.batch_norm, n_embedding)
 
     def unpack_stats(self, flat):
         """Per-hidden-layer views into one half of the statistics layout."""
@@ -287,10 +312,17 @@ class Network:
 
     def embed(self, X):
         """Inference-mode input of the first layer: mapped ``X`` through
-        :attr:`embedding`."""
-        if self.embedding is None:
-            return X
-        return self.embedding(X, self.views.embedding)
+        :attr:`embedding`, then copied for every member of :attr:`members`."""
+        if self.embedding is not None:
+            X = self.embedding(X, self.views.embedding)
+        if self.members is not None:
+            X = self.members(X, self.views.members)
+        return X
+
+    @property
+    def n_members(self):
+        """Rows of the layers' batches per row of the data."""
+        return 1 if self.members is None else self.members.n_members
 
     def is_finite(self):
         """Whether the parameters are finite and no statistic is NaN.
@@ -329,6 +361,10 @@ class Network:
             embedding = np.zeros(self.embedding.n_params)
             self.embedding.initialize(embedding, rng)
             self.views.embedding[:] = embedding
+        if self.members is not None:
+            members = np.zeros(self.members.n_params)
+            self.members.initialize(members, rng)
+            self.views.members[:] = members
 
     def forward(self, X, target, weights, workspace):
         """Training-mode forward pass of one mini-batch; returns its loss.
@@ -356,7 +392,6 @@ class Network:
         """
         m = X.shape[0]
         ws = workspace
-        ws.batch_weights = weights
         views = self.views
         activate = ACTIVATIONS[self.activation]
 
@@ -365,6 +400,17 @@ class Network:
             layer_input = self.embedding.forward(
                 X, views.embedding, ws.embedded[:m], ws.sines[:m]
             )
+        if self.members is not None:
+            # Every member's copy of a row is a row of the batch, of 1 / k of
+            # its weight: the loss is the mean of the members' losses.
+            members = self.members
+            m *= members.n_members
+            layer_input = members.forward(
+                layer_input, views.members, ws.member_inputs[:m]
+            )
+            target = members.repeat(target)
+            weights = members.repeat(weights) / members.n_members
+        ws.batch_weights = weights
         for i in range(self.n_layers - 1):
             activations = ws.activations[i][:m]
             if self.batch_norm:
@@ -419,14 +465,16 @@ class Network:
             The L2 penalty, to add to the loss :meth:`forward` returned.
         """
         ws = workspace
-        m = X.shape[0]
+        n_rows = X.shape[0]
+        m = n_rows * self.n_members
         views = self.views
         grad_views = ws.gradient_views(grads, self)
         delta = ws.logits[:m]
         np.sum(delta, axis=0, out=grad_views.intercepts[-1])
-        inputs = X if self.embedding is None else ws.embedded[:m]
+        inputs = X if self.embedding is None else ws.embedded[:n_rows]
+        first_input = inputs if self.members is None else ws.member_inputs[:m]
         for layer in range(self.n_layers - 1, -1, -1):
-            layer_input = inputs if layer == 0 else ws.outputs[layer - 1][:m]
+            layer_input = first_input if layer == 0 else ws.outputs[layer - 1][:m]
             if layer == 0 and sp.issparse(layer_input):
                 grad_views.coefs[0][...] = layer_input.T @ delta
             else:
@@ -453,12 +501,23 @@ class Network:
             else:
                 np.sum(previous, axis=0, out=grad_views.intercepts[h])
             delta = previous
-        if self.embedding is not None:
+        grad_cosines = None if self.embedding is None else ws.grad_cosines[:n_rows]
+        if self.members is not None:
+            grad_member_inputs = ws.grad_member_inputs[:m]
+            np.matmul(delta, views.coefs[0].T, out=grad_member_inputs)
+            self.members.backward(
+                inputs,
+                grad_member_inputs,
+                views.members,
+                grad_views.members,
+                grad_cosines,
+            )
+        elif self.embedding is not None:
             n_inputs = self.embedding.n_inputs
-            grad_cosines = ws.grad_cosines[:m]
             np.matmul(delta, views.coefs[0][n_inputs:].T, out=grad_cosines)
+        if self.embedding is not None:
             self.embedding.backward(
-                inputs, grad_cosines, ws.sines[:m], grad_views.embedding
+                inputs, grad_cosines, ws.sines[:n_rows], grad_views.embedding
             )
 
         if l2_scale == 0:
@@ -545,21 +604,34 @@ class Network:
 
     def raw_output(self, X):
         """The output layer's values in inference mode (stored statistics
-        only), before the head's inverse link."""
-        if self.embedding is not None:
-            # Embedded rows are up to n_frequencies + 1 times as wide as the
-            # inputs: in chunks of EMBEDDED_CHUNK values they stay small.
-            rows = max(1, EMBEDDED_CHUNK // self.embedding.n_outputs)
-            if X.shape[0] > rows:
-                return np.concatenate(
-                    [
-                        self._raw_output(X[start : start + rows])
-                        for start in range(0, X.shape[0], rows)
-                    ]
-                )
-        return self._raw_output(X)
+        only), before the head's inverse link; the mean of the members'
+        with ensemble members."""
+        if self.members is None:
+            return self._chunked(self._raw_output, X)
+        return self._chunked(lambda X: self.members.average(self._raw_output(X)), X)
+
+    def member_outputs(self, X):
+        """Each member's raw outputs, shape (n_samples, n_members,
+        n_outputs); a single network is one member."""
+        outputs = self._chunked(self._raw_output, X)
+        return outputs.reshape(X.shape[0], self.n_members, -1)
+
+    def _chunked(self, function, X):
+        """``function`` of the rows of ``X``, in chunks of rows whose first
+        layer inputs hold about EMBEDDED_CHUNK values when an embedding
+        (up to n_frequencies + 1 times the inputs' width) or members widen
+        them."""
+        if self.embedding is None and self.members is None:
+            return function(X)
+        rows = max(1, EMBEDDED_CHUNK // (self.layer_units[0] * self.n_members))
+        if X.shape[0] <= rows:
+            return function(X)
+        return np.concatenate(
+            [function(X[start : start + rows]) for start in range(0, X.shape[0], rows)]
+        )
 
     def _raw_output(self, X):
+        """The output layer's values of every member's rows."""
         A = self._hidden_output(X, self.n_layers - 1)
         logits = _dot(A, self.views.coefs[-1])
         logits += self.views.intercepts[-1]
@@ -607,6 +679,8 @@ class Network:
                 Z = _dot(A, self.views.coefs[layer]).astype(np.float64)
                 Z -= shift
                 w = sample_weight[rows].astype(np.float64)
+                if self.members is not None:
+                    w = self.members.repeat(w) / self.members.n_members
                 first += w @ Z
                 np.multiply(Z, Z, out=Z)
                 second += w @ Z

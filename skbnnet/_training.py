@@ -250,6 +250,7 @@ class Trainer:
             self.dropout,
             dropout_rng,
             network.embedding,
+            network.members,
         )
         self._grads = np.empty_like(network.params)
         self._weights = np.empty(n_rows, dtype=X.dtype)

@@ -209,6 +209,16 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseBatchNormMLP):
     n_frequencies : int, default=16
         Cosines per embedded input under ``numeric_embedding="periodic"``.
 
+    n_members : int, default=1
+        Members of a weight-sharing ensemble trained and evaluated in one
+        pass (TabM-mini, Gorishniy et al. 2025): member ``i`` multiplies the
+        first layer's input by its own learned vector, started at random
+        signs, and shares every other parameter. Training minimises the mean
+        of the members' losses, and predictions average the members' raw
+        outputs (logits, or values before the inverse link). Each batch
+        passes through the layers ``n_members`` times, and the cost grows
+        with it. 1 is a single network.
+
     label_smoothing : float, default=0.0
         In [0, 1). The softmax target of a row of class ``k`` becomes
         ``(1 - label_smoothing) * onehot(k) + label_smoothing / n_classes``,
@@ -374,6 +384,7 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseBatchNormMLP):
         input_scaling="smooth_clip",
         numeric_embedding="auto",
         n_frequencies=16,
+        n_members=1,
         label_smoothing=0.0,
         class_weight=None,
     ):
@@ -409,6 +420,7 @@ class BatchNormMLPClassifier(ClassifierMixin, BaseBatchNormMLP):
             input_scaling=input_scaling,
             numeric_embedding=numeric_embedding,
             n_frequencies=n_frequencies,
+            n_members=n_members,
         )
         self.label_smoothing = label_smoothing
         self.class_weight = class_weight

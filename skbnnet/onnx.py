@@ -27,6 +27,13 @@ a double graph the cosines are computed in float (older onnxruntime
 releases have no double ``Cos``), so an embedded model's double graph
 matches ``predict`` to about float32 precision.
 
+An ensemble (``n_members=k``) exports as one network: its first layer is
+every member's side by side (member ``i``'s weights scaled row-wise by its
+adapter, ``k * n`` units), each shared hidden layer after it reads the
+members as rows of their own (a ``Reshape`` before and after), and the
+output layer reads the members side by side with its weights repeated ``k``
+times and divided by ``k``, which averages their outputs.
+
 Folding batch norm into the weights
 -----------------------------------
 In inference mode a hidden layer with batch norm computes, for its input
@@ -195,7 +202,15 @@ def _network_output(scope, container, operator, model, dtype, output_map=None):
         name = _periodic_nodes(
             scope, container, name, network.embedding, network.views.embedding, dtype
         )
+    members = network.members
+    if members is not None:
+        layers = _fold_members(layers, members, network.views.members)
     for i, (W, b) in enumerate(layers):
+        # Layers between the first and the output layer are shared: they
+        # read each member's row as a row of its own.
+        shared = members is not None and 0 < i < len(layers) - 1
+        if shared:
+            name = _reshape(scope, container, name, [-1, W.shape[0]])
         coef = scope.get_unique_variable_name("coefficient")
         bias = scope.get_unique_variable_name("intercepts")
         container.add_initializer(
@@ -213,6 +228,8 @@ def _network_output(scope, container, operator, model, dtype, output_map=None):
         container.add_node(
             "Add", [product, bias], name, name=scope.get_unique_operator_name("Add")
         )
+        if shared:
+            name = _reshape(scope, container, name, [-1, members.n_members * b.size])
         op_type = _ONNX_ACTIVATIONS[network.activation]
         if i < len(layers) - 1 and op_type is not None:
             activated = scope.get_unique_variable_name("next_activations")
@@ -221,6 +238,34 @@ def _network_output(scope, container, operator, model, dtype, output_map=None):
             )
             name = activated
     return name
+
+
+def _fold_members(layers, members, params):
+    """The inference layers of an ensemble, for one row per sample.
+
+    The first layer becomes every member's side by side (``k * n`` units:
+    member ``i``'s weights are ``diag(r_i) W``) and the output layer reads
+    them side by side, averaging the members' outputs in its product;
+    between them the shared layers see one row per member. A network
+    without hidden layers is linear in its adapters: one layer scaled by
+    their mean.
+    """
+    layers = list(layers)
+    if len(layers) == 1:
+        W, b = layers[0]
+        mean = members.adapters(params).mean(axis=0).astype(np.float64)
+        return [(W * mean[:, None], b)]
+    layers[0] = members.fold_first(*layers[0], params)
+    layers[-1] = members.fold_last(*layers[-1])
+    return layers
+
+
+def _reshape(scope, container, X, shape):
+    """Add a ``Reshape`` of the tensor named `X` to `shape`; return its
+    output's name."""
+    target = scope.get_unique_variable_name("shape")
+    container.add_initializer(target, onnx_proto.TensorProto.INT64, [len(shape)], shape)
+    return _node(scope, container, "Reshape", [X, target], "reshaped")
 
 
 def _label_classes(scope, model):

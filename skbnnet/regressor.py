@@ -232,6 +232,16 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
     n_frequencies : int, default=16
         Cosines per embedded input under ``numeric_embedding="periodic"``.
 
+    n_members : int, default=1
+        Members of a weight-sharing ensemble trained and evaluated in one
+        pass (TabM-mini, Gorishniy et al. 2025): member ``i`` multiplies the
+        first layer's input by its own learned vector, started at random
+        signs, and shares every other parameter. Training minimises the mean
+        of the members' losses, and predictions average the members' raw
+        outputs (logits, or values before the inverse link). Each batch
+        passes through the layers ``n_members`` times, and the cost grows
+        with it. 1 is a single network.
+
     scale_target : bool, default=True
         Standardise the targets internally: the network learns
         ``(y - target_mean_) / target_scale_`` (weighted mean and standard
@@ -399,6 +409,7 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
         input_scaling="smooth_clip",
         numeric_embedding="auto",
         n_frequencies=16,
+        n_members=1,
         scale_target=True,
         quantile=None,
     ):
@@ -434,6 +445,7 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
             input_scaling=input_scaling,
             numeric_embedding=numeric_embedding,
             n_frequencies=n_frequencies,
+            n_members=n_members,
         )
         self.loss = loss
         self.scale_target = scale_target
@@ -540,13 +552,18 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
             return Quantile(target.shape[1], self.quantile)
         return _HEADS[self.loss](target.shape[1])
 
-    def predict(self, X):
+    def predict(self, X, return_std=False):
         """Predict using the network, from the stored statistics only.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Input data.
+
+        return_std : bool, default=False
+            Also return the standard deviation of the ensemble members'
+            predictions, a measure of the model's uncertainty; needs
+            ``n_members > 1``.
 
         Returns
         -------
@@ -555,11 +572,29 @@ class BatchNormMLPRegressor(RegressorMixin, BaseBatchNormMLP):
             MLPRegressor's): float32 holds neither targets beyond about 3e38
             nor the signal of ``1e8 + signal``. One-dimensional for a single
             target.
+
+        y_std : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The members' spread, shaped like ``y``; only with
+            ``return_std=True``.
         """
         # Mapped back in float64: targets of float32 networks may lie beyond
         # float32's range or resolution.
         y_pred = self._forward(X) * self.target_scale_ + self.target_mean_
-        return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
+        if not return_std:
+            return self._shape_like_y(y_pred)
+        if self._network.n_members == 1:
+            raise ValueError(
+                "return_std=True needs an ensemble: this model was fitted with "
+                "n_members=1, whose members' spread is always 0. Fit with "
+                "n_members > 1."
+            )
+        members = self._member_forward(X) * self.target_scale_
+        return self._shape_like_y(y_pred), self._shape_like_y(members.std(axis=1))
+
+    @staticmethod
+    def _shape_like_y(values):
+        """One-dimensional for a single target."""
+        return values.ravel() if values.shape[1] == 1 else values
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

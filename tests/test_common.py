@@ -27,6 +27,7 @@ ESTIMATORS = [
         learning_rate="cosine", weight_decay=0.01, label_smoothing=0.1
     ),
     BatchNormMLPClassifier(numeric_embedding="periodic"),
+    BatchNormMLPClassifier(n_members=4),
     BatchNormMLPRegressor(),
     BatchNormMLPRegressor(solver="sgd", nesterovs_momentum=True),
     BatchNormMLPRegressor(dropout=0.2),
@@ -39,6 +40,7 @@ ESTIMATORS = [
     BatchNormMLPRegressor(loss="quantile", quantile=0.8),
     BatchNormMLPRegressor(loss="poisson"),
     BatchNormMLPRegressor(numeric_embedding="periodic", n_frequencies=4),
+    BatchNormMLPRegressor(n_members=3, numeric_embedding="periodic", n_frequencies=2),
 ]
 
 DROPOUT_REASON = (

@@ -111,16 +111,23 @@ def test_zero_weight_is_leaving_the_row_out():
     assert_allclose(weighted.predict(X), left_out.predict(X), rtol=1e-6, atol=1e-6)
 
 
-def test_sparse_input_gives_the_dense_model():
-    """Sparse rows are made dense a batch at a time: the same fit as dense."""
+@pytest.mark.parametrize(
+    "widening",
+    [{"numeric_embedding": "periodic"}, {"numeric_embedding": None, "n_members": 3}],
+    ids=["embedding", "members"],
+)
+def test_sparse_input_gives_the_dense_model(widening):
+    """Sparse rows are made dense a batch at a time, for the embedding or
+    for the ensemble members' copies (tests/test_ensemble.py): the same fit
+    as dense."""
     X, y = make_regression(100, 4, random_state=0)
     X[np.random.RandomState(0).rand(*X.shape) < 0.5] = 0.0
     params = dict(
         hidden_layer_sizes=(8,),
-        numeric_embedding="periodic",
         input_scaling=None,
         max_iter=20,
         random_state=0,
+        **widening,
     )
     dense = BatchNormMLPRegressor(**params).fit(X, y)
     sparse = BatchNormMLPRegressor(**params).fit(sp.csr_matrix(X), y)

@@ -514,3 +514,32 @@ def test_periodic_embedding_exports_before_the_first_layer(Estimator, dtype):
     ops = [node.op_type for node in to_onnx(model, X[:1]).graph.node]
     assert {"Gather", "Cos", "Concat"} <= set(ops)
     _assert_parity(model, X)
+
+
+@pytest.mark.parametrize("Estimator", ["classifier", "regressor"])
+@pytest.mark.parametrize("hidden", [(), (16,), (16, 8, 4)], ids=str)
+@pytest.mark.parametrize("embedded", [False, True])
+def test_ensemble_members_export_as_one_network(Estimator, hidden, embedded):
+    """n_members exports as one network: the first layer of every member
+    side by side, Reshape around the shared layers, and the members'
+    average in the output layer, reproducing predict (float and double)."""
+    params = dict(
+        hidden_layer_sizes=hidden,
+        n_members=3,
+        numeric_embedding="periodic" if embedded else None,
+        n_frequencies=2,
+    )
+    for dtype in (np.float32, np.float64):
+        X, y = _data(3, dtype=dtype)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ConvergenceWarning
+            if Estimator == "classifier":
+                model = _clf(**params).fit(X, y)
+            else:
+                model = BatchNormMLPRegressor(random_state=0, **params).fit(X, y)
+        members = model._network.member_outputs(X)
+        # The members differ: the average is not any one of them.
+        assert np.abs(members[:, 0] - members[:, 1]).max() > 1e-3
+        ops = [node.op_type for node in to_onnx(model, X[:1]).graph.node]
+        assert ops.count("Reshape") == 2 * max(0, len(hidden) - 1)
+        _assert_parity(model, X)

@@ -17,6 +17,7 @@ from numpy.testing import assert_allclose
 
 from skbnnet import BatchNormMLPClassifier
 from skbnnet._embeddings import PeriodicEmbedding
+from skbnnet._ensemble import MemberAdapters
 from skbnnet._heads import (
     AbsoluteError,
     Huber,
@@ -301,6 +302,9 @@ def _assert_matches_finite_differences(network, args, grads, workspace):
     assert error < 1e-6
 
 
+@pytest.mark.parametrize(
+    "embedded, n_members", [(True, 1), (False, 3), (True, 3)], ids=str
+)
 @pytest.mark.parametrize("activation", ["identity", "tanh"])
 @pytest.mark.parametrize("batch_norm", [True, False])
 @pytest.mark.parametrize("out", ["softmax", "identity"])
@@ -309,20 +313,36 @@ def _assert_matches_finite_differences(network, args, grads, workspace):
 @given(
     n_features=st.integers(1, 4),
     n_frequencies=st.integers(1, 3),
-    hidden=st.lists(st.integers(1, 4), min_size=1, max_size=2),
+    hidden=st.lists(st.integers(1, 4), min_size=0, max_size=2),
     n_rows=st.integers(2, 6),
     seed=seeds,
 )
-def test_periodic_embedding_gradient_matches_finite_differences(
-    activation, batch_norm, out, sparse, n_features, n_frequencies, hidden, n_rows, seed
+def test_embedding_and_members_gradient_matches_finite_differences(
+    embedded,
+    n_members,
+    activation,
+    batch_norm,
+    out,
+    sparse,
+    n_features,
+    n_frequencies,
+    hidden,
+    n_rows,
+    seed,
 ):
     """Backprop through a periodic embedding of some of the inputs (its
-    frequencies and phases as well as the network behind it) equals central
-    finite differences, for dense and sparse inputs."""
+    frequencies and phases), through ensemble members' adapters, and through
+    the network behind them, equals central finite differences, for dense
+    and sparse inputs."""
     rng = np.random.RandomState(seed)
-    columns = np.flatnonzero(rng.rand(n_features) < 0.7)
-    embedding = PeriodicEmbedding(n_features, columns, n_frequencies)
-    units = [embedding.n_outputs, *hidden, 2]
+    embedding = None
+    n_inputs = n_features
+    if embedded:
+        columns = np.flatnonzero(rng.rand(n_features) < 0.7)
+        embedding = PeriodicEmbedding(n_features, columns, n_frequencies)
+        n_inputs = embedding.n_outputs
+    members = None if n_members == 1 else MemberAdapters(n_members, n_inputs)
+    units = [n_inputs, *hidden, 2]
     network = Network(
         units,
         activation,
@@ -331,6 +351,7 @@ def test_periodic_embedding_gradient_matches_finite_differences(
         1e-5,
         np.float64,
         embedding=embedding,
+        members=members,
     )
     network.initialize(rng)
     network.params += 0.1 * rng.standard_normal(network.params.shape)
@@ -343,7 +364,9 @@ def test_periodic_embedding_gradient_matches_finite_differences(
     else:
         target = rng.standard_normal((n_rows, 2))
     sample_weight = rng.uniform(0.5, 2.0, size=n_rows)
-    workspace = Workspace(units, n_rows, np.float64, embedding=embedding)
+    workspace = Workspace(
+        units, n_rows, np.float64, embedding=embedding, members=members
+    )
     grads = np.empty_like(network.params)
     args = (X, target, sample_weight, 0.1)
     _loss(network, *args, grads, workspace)
