@@ -942,22 +942,24 @@ class BaseBatchNormMLP(*_CALLBACK_SUPPORT, BaseEstimator, metaclass=ABCMeta):
 
     # Prediction ------------------------------------------------------------
 
+    def _network_inputs(self, X):
+        """``X`` validated and mapped as the fitted network's methods take it."""
+        check_is_fitted(self)
+        return self._network.map_inputs(self._validate_X_predict(X))
+
     def _forward(self, X):
         """Inference-mode outputs of the head (probabilities or values)."""
-        check_is_fitted(self)
         with np.errstate(over="ignore", under="ignore"):
-            network = self._network
-            return network.infer(network.map_inputs(self._validate_X_predict(X)))
+            X = self._network_inputs(X)
+            return self._network.infer(X)
 
     def _member_forward(self, X):
         """Each ensemble member's outputs of the head, shape (n_samples,
         n_members, n_outputs)."""
-        check_is_fitted(self)
         with np.errstate(over="ignore", under="ignore"):
+            X = self._network_inputs(X)
             network = self._network
-            raw = network.member_outputs(
-                network.map_inputs(self._validate_X_predict(X))
-            )
+            raw = network.member_outputs(X)
             flat = raw.reshape(-1, raw.shape[2])
             network.head.inverse_link(flat)
             return flat.reshape(raw.shape)

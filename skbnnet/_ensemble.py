@@ -78,11 +78,16 @@ class MemberAdapters:
         that of the last ``d'`` columns of ``A`` (the columns upstream
         parameters act on).
         """
-        if sp.issparse(A):
-            A = A.toarray()
         m = A.shape[0]
         G = grad_out.reshape(m, self.n_members, self.n_inputs)
-        np.einsum("jid,jd->id", G, A, out=self.adapters(grads))
+        grad_adapters = self.adapters(grads)
+        if sp.issparse(A):
+            # Only the stored values contribute: no dense copy of A again.
+            A = sp.csr_matrix(A)
+            for i, grad in enumerate(grad_adapters):
+                grad[:] = A.multiply(G[:, i, :]).sum(axis=0)
+        else:
+            np.einsum("jid,jd->id", G, A, out=grad_adapters)
         if grad_inputs is not None:
             first = self.n_inputs - grad_inputs.shape[1]
             np.einsum(
@@ -96,13 +101,9 @@ class MemberAdapters:
         """Per-row values (targets, weights) repeated for every member."""
         return np.repeat(values, self.n_members, axis=0)
 
-    def members(self, output):
-        """The members' outputs (m * k, c) as an (m, k, c) view."""
-        return output.reshape(-1, self.n_members, output.shape[1])
-
     def average(self, output):
         """The mean of the members' outputs (m * k, c), shape (m, c)."""
-        return self.members(output).mean(axis=1)
+        return output.reshape(-1, self.n_members, output.shape[1]).mean(axis=1)
 
     def fold_first(self, W, b, params):
         """The first layer of every member side by side, ``(d, k * n)`` and
